@@ -1,0 +1,2 @@
+//! Placeholder binary; filled in by its issue.
+fn main() {}

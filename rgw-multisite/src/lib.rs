@@ -1,0 +1,7 @@
+//! Shared library of the RGW multisite exporters: everything testable lives here.
+//!
+//! Data flows one way: `runner` (argv, timeout) -> raw output -> `parse` (pure `&str` ->
+//! typed model) -> collectors (schedule, cache, success/duration) -> `metrics` (model ->
+//! exposition, pure) -> `serve` (HTTP).
+
+pub mod parse;

@@ -1,0 +1,1 @@
+//! Pure parsers for `radosgw-admin` output, one module per command.
