@@ -4,4 +4,9 @@
 //! typed model) -> collectors (schedule, cache, success/duration) -> `metrics` (model ->
 //! exposition, pure) -> `serve` (HTTP).
 
+pub mod agent;
+pub mod check;
+pub mod collect;
+pub mod config;
+pub mod metrics;
 pub mod parse;

@@ -1,0 +1,433 @@
+//! Runs `radosgw-admin`: argv building, timeouts, output limits and error kinds.
+//!
+//! The command line is split like a shell would (`cephadm shell -- radosgw-admin`, `-c`,
+//! `--id` …) and never run through a shell. Every call gets its own timeout; on expiry the
+//! whole process group is killed, so wrappers such as `cephadm shell` leave nothing behind.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::io::AsyncReadExt;
+
+/// What one finished call produced. Non-zero exits are not errors here: `bucket stats` on a
+/// bucket the replica does not have yet exits 210 and that is an answer, not a failure.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CommandOutput {
+    pub stdout: String,
+    pub stderr: String,
+    /// Exit code; `128 + signal` when killed by a signal.
+    pub code: i32,
+    pub duration: Duration,
+}
+
+impl CommandOutput {
+    /// The first non-empty stderr line that is not a Ceph log line, for messages.
+    pub fn stderr_summary(&self) -> String {
+        let line = self
+            .stderr
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty() && !looks_like_log_line(l))
+            .or_else(|| self.stderr.lines().map(str::trim).find(|l| !l.is_empty()))
+            .unwrap_or("");
+        truncate(line, 300)
+    }
+}
+
+/// Why a call failed. `kind()` is the closed set used as a metric label.
+#[derive(Debug, Clone, thiserror::Error, PartialEq)]
+pub enum RunError {
+    #[error("timed out after {0:?} (process group killed)")]
+    Timeout(Duration),
+    #[error("could not start {program}: {reason}")]
+    Spawn { program: String, reason: String },
+    #[error("exited with code {code}: {stderr}")]
+    Exit { code: i32, stderr: String },
+    #[error("output larger than {limit} bytes")]
+    TooLarge { limit: usize },
+    #[error("cannot parse output: {0}")]
+    Parse(String),
+}
+
+impl RunError {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            RunError::Timeout(_) => "timeout",
+            RunError::Spawn { .. } => "spawn",
+            RunError::Exit { .. } => "exit",
+            RunError::TooLarge { .. } | RunError::Parse(_) => "parse",
+        }
+    }
+}
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Runs one command given as a full argv. Tests use a fake keyed by argv.
+pub trait CommandRunner: Send + Sync {
+    fn run<'a>(&'a self, argv: &'a [String]) -> BoxFuture<'a, Result<CommandOutput, RunError>>;
+}
+
+/// The real runner: `tokio::process`, stdout and stderr kept apart, a timeout per call.
+#[derive(Debug, Clone)]
+pub struct ProcessRunner {
+    pub timeout: Duration,
+    /// Output beyond this many bytes (stdout or stderr) fails the call instead of eating memory.
+    pub max_output_bytes: usize,
+}
+
+impl ProcessRunner {
+    pub fn new(timeout: Duration) -> Self {
+        ProcessRunner {
+            timeout,
+            max_output_bytes: 1 << 30,
+        }
+    }
+}
+
+impl CommandRunner for ProcessRunner {
+    fn run<'a>(&'a self, argv: &'a [String]) -> BoxFuture<'a, Result<CommandOutput, RunError>> {
+        Box::pin(run_process(argv, self.timeout, self.max_output_bytes))
+    }
+}
+
+async fn read_capped<R: tokio::io::AsyncRead + Unpin>(
+    mut r: R,
+    limit: usize,
+) -> Result<Vec<u8>, RunError> {
+    let mut buf = Vec::new();
+    let mut chunk = vec![0u8; 64 * 1024];
+    loop {
+        let n = r
+            .read(&mut chunk)
+            .await
+            .map_err(|e| RunError::Parse(e.to_string()))?;
+        if n == 0 {
+            return Ok(buf);
+        }
+        if buf.len() + n > limit {
+            return Err(RunError::TooLarge { limit });
+        }
+        buf.extend_from_slice(chunk.get(..n).unwrap_or_default());
+    }
+}
+
+async fn run_process(
+    argv: &[String],
+    timeout: Duration,
+    limit: usize,
+) -> Result<CommandOutput, RunError> {
+    let (program, args) = argv.split_first().ok_or_else(|| RunError::Spawn {
+        program: String::new(),
+        reason: "empty command line".into(),
+    })?;
+    let start = Instant::now();
+    let mut cmd = tokio::process::Command::new(program);
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        // Own process group, so a timeout can kill wrappers and their children together.
+        .process_group(0);
+    let mut child = cmd.spawn().map_err(|e| RunError::Spawn {
+        program: program.clone(),
+        reason: e.to_string(),
+    })?;
+    let pid = child.id();
+    let stdout = child.stdout.take();
+    let stderr = child.stderr.take();
+    let work = async {
+        let out = async {
+            match stdout {
+                Some(s) => read_capped(s, limit).await,
+                None => Ok(Vec::new()),
+            }
+        };
+        let err = async {
+            match stderr {
+                Some(s) => read_capped(s, limit).await,
+                None => Ok(Vec::new()),
+            }
+        };
+        let (out, err) = tokio::join!(out, err);
+        let status = child
+            .wait()
+            .await
+            .map_err(|e| RunError::Parse(e.to_string()))?;
+        Ok::<_, RunError>((out?, err?, status))
+    };
+    let result = tokio::time::timeout(timeout, work).await;
+    let (out, err, status) = match result {
+        Ok(Ok(v)) => v,
+        Ok(Err(e)) => {
+            kill_group(pid);
+            return Err(e);
+        }
+        Err(_) => {
+            kill_group(pid);
+            return Err(RunError::Timeout(timeout));
+        }
+    };
+    let code = status.code().unwrap_or_else(|| {
+        use std::os::unix::process::ExitStatusExt;
+        128 + status.signal().unwrap_or(0)
+    });
+    Ok(CommandOutput {
+        stdout: String::from_utf8_lossy(&out).into_owned(),
+        stderr: String::from_utf8_lossy(&err).into_owned(),
+        code,
+        duration: start.elapsed(),
+    })
+}
+
+/// SIGKILL to the child's process group; the child itself is reaped by tokio (`kill_on_drop`).
+fn kill_group(pid: Option<u32>) {
+    if let Some(pid) = pid.and_then(|p| i32::try_from(p).ok()) {
+        let _ = nix::sys::signal::killpg(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+}
+
+/// Ceph log lines start with an ISO timestamp, e.g. `2026-11-21T22:38:33.555+0000 7f.. 0 ERROR`.
+fn looks_like_log_line(l: &str) -> bool {
+    let b = l.as_bytes();
+    b.len() > 20
+        && b.get(4) == Some(&b'-')
+        && b.get(10) == Some(&b'T')
+        && b.iter().take(4).all(u8::is_ascii_digit)
+}
+
+pub(crate) fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", s.get(..end).unwrap_or(""))
+}
+
+/// Options every call gets so that a dead monitor fails within our timeout instead of
+/// Ceph's 300 s default (formats reference §8).
+pub fn ceph_timeout_args(timeout: Duration) -> Vec<String> {
+    let secs = timeout.as_secs().max(1);
+    vec![
+        format!("--client_mount_timeout={secs}"),
+        format!("--rados_mon_op_timeout={secs}"),
+        format!("--rados_osd_op_timeout={secs}"),
+    ]
+}
+
+/// `radosgw-admin` as configured: base argv, the local zone, and a runner.
+#[derive(Clone)]
+pub struct RadosgwAdmin {
+    base: Vec<String>,
+    zone: Option<String>,
+    extra: Vec<String>,
+    runner: Arc<dyn CommandRunner>,
+}
+
+impl std::fmt::Debug for RadosgwAdmin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RadosgwAdmin")
+            .field("base", &self.base)
+            .field("zone", &self.zone)
+            .finish()
+    }
+}
+
+/// Splits a `--radosgw-admin.command` value like a POSIX shell would.
+pub fn split_command(command: &str) -> Result<Vec<String>, String> {
+    let words =
+        shell_words::split(command).map_err(|e| format!("cannot split {command:?}: {e}"))?;
+    if words.is_empty() {
+        return Err("the radosgw-admin command is empty".into());
+    }
+    Ok(words)
+}
+
+impl RadosgwAdmin {
+    pub fn new(base: Vec<String>, extra: Vec<String>, runner: Arc<dyn CommandRunner>) -> Self {
+        RadosgwAdmin {
+            base,
+            zone: None,
+            extra,
+            runner,
+        }
+    }
+
+    /// Every later call carries `--rgw-zone=<zone>`.
+    pub fn with_zone(mut self, zone: Option<String>) -> Self {
+        self.zone = zone;
+        self
+    }
+
+    pub fn zone(&self) -> Option<&str> {
+        self.zone.as_deref()
+    }
+
+    /// The full argv for `args` (subcommand words and `--opt=value` options).
+    pub fn argv(&self, args: &[&str]) -> Vec<String> {
+        self.argv_in_zone(args, self.zone.as_deref())
+    }
+
+    /// As [`argv`](Self::argv) but for another zone (the master exporter reads every zone).
+    pub fn argv_in_zone(&self, args: &[&str], zone: Option<&str>) -> Vec<String> {
+        let mut v = self.base.clone();
+        v.extend(args.iter().map(|s| s.to_string()));
+        if let Some(z) = zone {
+            v.push(format!("--rgw-zone={z}"));
+        }
+        v.extend(self.extra.iter().cloned());
+        v
+    }
+
+    pub async fn run(&self, args: &[&str]) -> Result<CommandOutput, RunError> {
+        let argv = self.argv(args);
+        self.runner.run(&argv).await
+    }
+
+    pub async fn run_in_zone(
+        &self,
+        args: &[&str],
+        zone: Option<&str>,
+    ) -> Result<CommandOutput, RunError> {
+        let argv = self.argv_in_zone(args, zone);
+        self.runner.run(&argv).await
+    }
+
+    /// Name of a command for labels: its subcommand words (`bucket sync status`).
+    pub fn command_label(args: &[&str]) -> String {
+        args.iter()
+            .take_while(|a| !a.starts_with('-'))
+            .copied()
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sh(script: &str) -> Vec<String> {
+        vec!["/bin/sh".into(), "-c".into(), script.into()]
+    }
+
+    #[tokio::test]
+    async fn captures_stdout_stderr_and_code_separately() {
+        let r = ProcessRunner::new(Duration::from_secs(5));
+        let out = r.run(&sh("echo out; echo err >&2; exit 210")).await;
+        let out = out.map(|o| (o.stdout, o.stderr, o.code));
+        assert_eq!(out, Ok(("out\n".into(), "err\n".into(), 210)));
+    }
+
+    #[tokio::test]
+    async fn missing_binary_is_a_spawn_error() {
+        let r = ProcessRunner::new(Duration::from_secs(5));
+        let err = r
+            .run(&["/nonexistent/radosgw-admin".to_string()])
+            .await
+            .map(|_| ())
+            .unwrap_err();
+        assert_eq!(err.kind(), "spawn");
+    }
+
+    #[tokio::test]
+    async fn hung_command_is_killed_with_its_children() {
+        let r = ProcessRunner::new(Duration::from_millis(300));
+        let marker = format!("rgwms-hang-{}", std::process::id());
+        // A wrapper that forks a long sleeper, like `cephadm shell` would.
+        let script = format!("sleep 30 & exec -a {marker} sleep 31");
+        let start = Instant::now();
+        let err = r.run(&sh(&script)).await.map(|_| ()).unwrap_err();
+        assert_eq!(err, RunError::Timeout(Duration::from_millis(300)));
+        assert!(start.elapsed() < Duration::from_secs(5));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let ps = std::process::Command::new("pgrep")
+            .args(["-f", &marker])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default();
+        assert_eq!(ps.trim(), "", "process group survived the timeout");
+    }
+
+    #[tokio::test]
+    async fn output_over_the_limit_fails() {
+        let r = ProcessRunner {
+            timeout: Duration::from_secs(5),
+            max_output_bytes: 1000,
+        };
+        let err = r
+            .run(&sh("head -c 5000 /dev/zero"))
+            .await
+            .map(|_| ())
+            .unwrap_err();
+        assert_eq!(err, RunError::TooLarge { limit: 1000 });
+    }
+
+    #[tokio::test]
+    async fn non_utf8_output_is_kept_lossily() {
+        let r = ProcessRunner::new(Duration::from_secs(5));
+        let out = r.run(&sh("printf 'a\\377b'")).await.map(|o| o.stdout);
+        assert_eq!(out, Ok("a\u{FFFD}b".to_string()));
+    }
+
+    #[test]
+    fn command_is_split_like_a_shell() {
+        assert_eq!(
+            split_command("cephadm shell -- radosgw-admin -c '/etc/ceph/my conf'"),
+            Ok(vec![
+                "cephadm".to_string(),
+                "shell".into(),
+                "--".into(),
+                "radosgw-admin".into(),
+                "-c".into(),
+                "/etc/ceph/my conf".into()
+            ])
+        );
+        assert!(split_command("   ").is_err());
+        assert!(split_command("radosgw-admin 'unterminated").is_err());
+    }
+
+    #[test]
+    fn argv_appends_zone_and_extra_options() {
+        struct Never;
+        impl CommandRunner for Never {
+            fn run<'a>(
+                &'a self,
+                _: &'a [String],
+            ) -> BoxFuture<'a, Result<CommandOutput, RunError>> {
+                Box::pin(async { Err(RunError::Parse("unused".into())) })
+            }
+        }
+        let rgw = RadosgwAdmin::new(
+            vec!["radosgw-admin".into(), "-c".into(), "/x.conf".into()],
+            vec!["--client_mount_timeout=5".into()],
+            Arc::new(Never),
+        )
+        .with_zone(Some("us-west".into()));
+        assert_eq!(
+            rgw.argv(&["sync", "status"]),
+            vec![
+                "radosgw-admin",
+                "-c",
+                "/x.conf",
+                "sync",
+                "status",
+                "--rgw-zone=us-west",
+                "--client_mount_timeout=5"
+            ]
+        );
+        assert_eq!(
+            RadosgwAdmin::command_label(&["bucket", "sync", "status", "--bucket=x"]),
+            "bucket sync status"
+        );
+    }
+}
