@@ -1,6 +1,9 @@
 //! Helpers shared by the parsers: Ceph timestamps, log-line detection, lenient JSON scalars.
 
 use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{self, Deserializer, Visitor};
 
 use super::ParseError;
 
@@ -312,6 +315,17 @@ pub(crate) fn first_char(s: &str) -> Option<char> {
     s.chars().find(|c| !c.is_whitespace())
 }
 
+/// serde would accept a JSON array for a struct (fields by position); these are objects.
+pub(crate) fn expect_object(body: &str, what: &str) -> Result<(), ParseError> {
+    match first_char(body) {
+        Some('{') => Ok(()),
+        _ => Err(ParseError::Json(format!(
+            "expected a {what} object, got {:?}",
+            excerpt(body.trim())
+        ))),
+    }
+}
+
 /// Shortens a line for an error message (messages go to logs, keep them bounded).
 pub(crate) fn excerpt(s: &str) -> String {
     const MAX: usize = 80;
@@ -319,6 +333,98 @@ pub(crate) fn excerpt(s: &str) -> String {
         Some((i, _)) => format!("{}...", s.get(..i).unwrap_or_default()),
         None => s.to_string(),
     }
+}
+
+/// serde helper: a bool printed as `true` or `"true"` (see [`json_bool`]).
+pub(crate) fn de_bool_lenient<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    struct V;
+    impl Visitor<'_> for V {
+        type Value = bool;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a boolean or \"true\"/\"false\"")
+        }
+        fn visit_bool<E: de::Error>(self, v: bool) -> Result<bool, E> {
+            Ok(v)
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<bool, E> {
+            bool_word(v).ok_or_else(|| E::invalid_value(de::Unexpected::Str(v), &self))
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<bool, E> {
+            Ok(v != 0)
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<bool, E> {
+            Ok(v != 0)
+        }
+    }
+    d.deserialize_any(V)
+}
+
+/// serde helper: an integer printed as a number or as a numeric string.
+pub(crate) fn de_i64_lenient<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    struct V;
+    impl Visitor<'_> for V {
+        type Value = i64;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an integer or a numeric string")
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<i64, E> {
+            Ok(v)
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<i64, E> {
+            i64::try_from(v).map_err(|_| E::invalid_value(de::Unexpected::Unsigned(v), &self))
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<i64, E> {
+            v.trim()
+                .parse()
+                .map_err(|_| E::invalid_value(de::Unexpected::Str(v), &self))
+        }
+    }
+    d.deserialize_any(V)
+}
+
+/// serde helper: like [`de_i64_lenient`], for unsigned fields (shard ids, counts, epochs).
+pub(crate) fn de_u64_lenient<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    let v = de_i64_lenient(d)?;
+    u64::try_from(v).map_err(|_| de::Error::custom(format!("negative value {v}")))
+}
+
+/// serde helper: [`de_u64_lenient`] narrowed to `u32`.
+pub(crate) fn de_u32_lenient<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    let v = de_u64_lenient(d)?;
+    u32::try_from(v).map_err(|_| de::Error::custom(format!("value {v} out of range")))
+}
+
+/// serde helper: a string, or any scalar rendered as one (`null` gives `""`).
+pub(crate) fn de_string_lenient<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    struct V;
+    impl Visitor<'_> for V {
+        type Value = String;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a string or a scalar")
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+        fn visit_string<E: de::Error>(self, v: String) -> Result<String, E> {
+            Ok(v)
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+        fn visit_bool<E: de::Error>(self, v: bool) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<String, E> {
+            Ok(String::new())
+        }
+    }
+    d.deserialize_any(V)
 }
 
 #[cfg(test)]

@@ -6,14 +6,29 @@
 //! Ceph 16 (Pacific) through 20 (Tentacle) are accepted side by side
 //! (`/work/shared/radosgw-admin-formats.md` is the reference for every branch below).
 
+pub mod bucket_stats;
 pub mod bucket_sync_status;
 pub mod common;
+pub mod data_sync_status;
+pub mod period;
+pub mod sync_errors;
+pub mod sync_info;
 pub mod sync_status;
 
+pub use bucket_stats::{parse_bucket_stats, BucketStats};
 pub use bucket_sync_status::{
     parse_bucket_sync_status, BucketRef, BucketSource, BucketSourceState, BucketSyncStatus,
 };
 pub use common::{is_log_line, json_bool, parse_ceph_time, parse_shard_set, NamedId};
+pub use data_sync_status::{
+    parse_data_sync_shard, parse_data_sync_status, BucketShardRef, DataSyncMarker, DataSyncShard,
+    DataSyncStatus,
+};
+pub use period::{parse_period, parse_zonegroup, Period, Zone, ZoneGroup};
+pub use sync_errors::{
+    bucket_of_error_name, parse_sync_error_list, SyncErrorEntry, SyncErrorShard,
+};
+pub use sync_info::{parse_bucket_sync_info_disabled, parse_sync_info, SyncInfo, SyncPipe};
 pub use sync_status::{
     parse_sync_status, DataSource, Health, MetadataSync, ShardProgress, SyncStatus,
 };
