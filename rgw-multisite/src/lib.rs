@@ -10,3 +10,5 @@ pub mod collect;
 pub mod config;
 pub mod metrics;
 pub mod parse;
+pub mod runner;
+pub mod serve;

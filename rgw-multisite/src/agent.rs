@@ -1,0 +1,915 @@
+//! The agent's collectors: what a secondary (pulling) zone knows about its replication.
+//!
+//! One cycle runs `topology` (period get: zone ids to names), `sync_status`, `sync_errors`
+//! and `bucket_sync`, in that order, because each feeds the next: the behind and recovering
+//! datalog shards of `sync status` name the shards whose pending buckets get a
+//! `bucket sync status`; buckets with sync errors are checked too; and a slow sweep over
+//! `bucket list` covers every other bucket at a bounded rate (DESIGN.md "Scale").
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+use futures_util::stream::{self, StreamExt};
+
+use crate::collect::{parse_failure, run_counted, CollectError, Telemetry};
+use crate::metrics::{now_unix, MetricSet};
+use crate::parse::bucket_sync_status::{parse_bucket_sync_status, BucketSource, BucketSourceState};
+use crate::parse::data_sync_status::parse_data_sync_shard;
+use crate::parse::period::parse_period;
+use crate::parse::sync_errors::{bucket_of_error_name, parse_sync_error_list};
+use crate::parse::sync_status::{parse_sync_status, Health, ShardProgress, SyncStatus};
+use crate::runner::RadosgwAdmin;
+
+/// Error-log shards RGW keeps (`ERROR_LOGGER_SHARDS`); `sync error list` without
+/// `--shard-id` under-reports, so each is read on its own.
+pub const ERROR_LOG_SHARDS: u32 = 32;
+
+#[derive(Debug, Clone)]
+pub struct AgentConfig {
+    /// Collect `sync error list`.
+    pub sync_errors: bool,
+    /// Collect per-bucket `bucket sync status`.
+    pub bucket_sync: bool,
+    /// Concurrent radosgw-admin calls within a collector.
+    pub concurrency: usize,
+    /// Buckets the background sweep checks per cycle.
+    pub sweep_per_cycle: usize,
+    /// Export per-bucket series for every checked bucket, not only those behind or erroring.
+    pub all_buckets: bool,
+    /// `--max-entries` per `sync error list` page.
+    pub error_page_size: usize,
+    /// Run `period get` each cycle for zone names. The master's exporter turns this off and
+    /// hands over the names from its own topology collector ([`Agent::set_zone_names`]).
+    pub topology: bool,
+    /// Export `rgw_multisite_zone_info` for the local zone (the exporter exports it for all).
+    pub zone_info: bool,
+}
+
+impl Default for AgentConfig {
+    fn default() -> Self {
+        AgentConfig {
+            sync_errors: true,
+            bucket_sync: true,
+            concurrency: 4,
+            sweep_per_cycle: 100,
+            all_buckets: false,
+            error_page_size: 1000,
+            topology: true,
+            zone_info: true,
+        }
+    }
+}
+
+/// What the agent last saw of one bucket from one source zone.
+#[derive(Debug, Clone, PartialEq)]
+struct BucketObs {
+    full: Option<u32>,
+    incremental: Option<u32>,
+    total: Option<u32>,
+    behind_shards: Vec<u32>,
+    behind_count: u32,
+    /// None: the status could not be told (cut short, error, unknown format).
+    caught_up: Option<bool>,
+    disabled: bool,
+    observed_at: f64,
+}
+
+#[derive(Debug, Default)]
+struct SweepState {
+    buckets: Vec<String>,
+    pos: usize,
+    /// Unix time the current pass started, to report how long a full pass takes.
+    pass_started: f64,
+    last_pass_seconds: Option<f64>,
+}
+
+#[derive(Debug, Default)]
+struct AgentState {
+    id_names: HashMap<String, String>,
+    seen_error_ids: HashSet<String>,
+    observed: BTreeMap<(String, String), u64>,
+    /// (source zone name, bucket key) -> last observation.
+    buckets: BTreeMap<(String, String), BucketObs>,
+    sweep: SweepState,
+}
+
+pub struct Agent {
+    rgw: RadosgwAdmin,
+    telemetry: Arc<Telemetry>,
+    cfg: AgentConfig,
+    state: Mutex<AgentState>,
+}
+
+/// What `sync status` told the later collectors.
+#[derive(Debug, Clone, Default)]
+pub struct SyncView {
+    pub zone: String,
+    /// Source zone name -> datalog shards behind or recovering.
+    pub shards_to_check: BTreeMap<String, BTreeSet<u32>>,
+    pub sources: Vec<String>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn lag_seconds(p: &ShardProgress, now: f64) -> f64 {
+    match p.oldest_change {
+        Some((ts, _)) => (now - ts).max(0.0),
+        None => 0.0,
+    }
+}
+
+impl Agent {
+    pub fn new(rgw: RadosgwAdmin, telemetry: Arc<Telemetry>, cfg: AgentConfig) -> Self {
+        Agent {
+            rgw,
+            telemetry,
+            cfg,
+            state: Mutex::new(AgentState::default()),
+        }
+    }
+
+    pub fn telemetry(&self) -> &Arc<Telemetry> {
+        &self.telemetry
+    }
+
+    /// Runs one full cycle. Returns true when every collector succeeded.
+    pub async fn cycle(&self) -> bool {
+        let t = &self.telemetry;
+        let topo = t.run_collector("topology", self.collect_topology()).await;
+        let view = t
+            .run_collector("sync_status", self.collect_sync_status())
+            .await;
+        let mut ok = topo.is_some() && view.is_some();
+        let Some(view) = view else {
+            // Without the zone's own view nothing else can be labelled correctly.
+            t.set_ready();
+            return false;
+        };
+        let mut error_buckets = BTreeSet::new();
+        if self.cfg.sync_errors {
+            match t
+                .run_collector("sync_errors", self.collect_sync_errors(&view))
+                .await
+            {
+                Some(b) => error_buckets = b,
+                None => ok = false,
+            }
+        }
+        if self.cfg.bucket_sync {
+            ok &= t
+                .run_collector(
+                    "bucket_sync",
+                    self.collect_bucket_sync(&view, &error_buckets),
+                )
+                .await
+                .is_some();
+        }
+        t.set_ready();
+        ok
+    }
+
+    /// Zone id -> name, for labels (zone ids never appear in labels but `zone_info`).
+    pub fn set_zone_names(&self, names: HashMap<String, String>) {
+        lock(&self.state).id_names = names;
+    }
+
+    fn name_of(&self, id: &str) -> Option<String> {
+        lock(&self.state).id_names.get(id).cloned()
+    }
+
+    async fn collect_topology(&self) -> Result<(MetricSet, ()), CollectError> {
+        let args = ["period", "get"];
+        let out = run_counted(&self.telemetry, &self.rgw, &args, self.rgw.zone(), &[]).await?;
+        let period = parse_period(&out.stdout)
+            .map_err(|e| parse_failure(&self.telemetry, "period get", e.to_string()))?;
+        let mut names = HashMap::new();
+        for zg in &period.zonegroups {
+            for z in &zg.zones {
+                names.insert(z.id.clone(), z.name.clone());
+            }
+        }
+        let mut m = MetricSet::new();
+        m.gauge(
+            "rgw_multisite_period_epoch",
+            "Epoch of the realm's current period, from `period get`.",
+        )
+        .set(
+            &[(
+                "realm",
+                period.realm_name.as_deref().unwrap_or(&period.realm_id),
+            )],
+            period.epoch as f64,
+        );
+        lock(&self.state).id_names = names;
+        Ok((m, ()))
+    }
+
+    async fn collect_sync_status(&self) -> Result<(MetricSet, SyncView), CollectError> {
+        let args = ["sync", "status"];
+        let out = run_counted(&self.telemetry, &self.rgw, &args, self.rgw.zone(), &[]).await?;
+        let st = parse_sync_status(&out.stdout).map_err(|e| {
+            let hint = out.stderr_summary();
+            parse_failure(
+                &self.telemetry,
+                "sync status",
+                format!("{e}; stderr: {hint}"),
+            )
+        })?;
+        self.telemetry
+            .count_skipped_lines("sync status", &st.skipped);
+        let now = st.current_time.unwrap_or_else(now_unix);
+        self.sync_status_metrics(&st, now)
+    }
+
+    fn sync_status_metrics(
+        &self,
+        st: &SyncStatus,
+        now: f64,
+    ) -> Result<(MetricSet, SyncView), CollectError> {
+        let zone = match (&st.zone, self.rgw.zone()) {
+            (_, Some(z)) => z.to_string(),
+            (Some(z), None) if !z.name.is_empty() => z.name.clone(),
+            _ => {
+                return Err(parse_failure(
+                    &self.telemetry,
+                    "sync status",
+                    "no zone in the header and no --zone given".into(),
+                ))
+            }
+        };
+        let z = zone.as_str();
+        let mut m = MetricSet::new();
+        if let Some(id) = st.zone.as_ref().filter(|_| self.cfg.zone_info) {
+            m.gauge(
+                "rgw_multisite_zone_info",
+                "The zone this exporter reads, from the `sync status` header; always 1.",
+            )
+            .set(
+                &[
+                    ("zone", z),
+                    ("zone_id", &id.id),
+                    (
+                        "zonegroup",
+                        st.zonegroup.as_ref().map_or("", |g| g.name.as_str()),
+                    ),
+                    ("realm", st.realm.as_ref().map_or("", |r| r.name.as_str())),
+                ],
+                1.0,
+            );
+        }
+        if let Some(md) = &st.metadata {
+            m.gauge(
+                "rgw_multisite_metadata_sync_master",
+                "1 when this zone is the metadata master (`metadata sync no sync (zone is master)`).",
+            )
+            .set(&[("zone", z)], if md.is_master { 1.0 } else { 0.0 });
+            let health = if md.is_master {
+                Health::CaughtUp
+            } else {
+                md.progress.health()
+            };
+            let ok = !matches!(health, Health::Unknown(_));
+            m.gauge(
+                "rgw_multisite_metadata_sync_ok",
+                "1 when `sync status` could read the metadata sync state, 0 on failures such as `failed to read sync status`.",
+            )
+            .set(&[("zone", z)], if ok { 1.0 } else { 0.0 });
+            if !md.is_master && ok {
+                let p = &md.progress;
+                let shards = m.gauge(
+                    "rgw_multisite_metadata_sync_shards",
+                    "Metadata log shards in each sync phase, from `full sync: X/Y` and `incremental sync: X/Y`.",
+                );
+                if let Some((x, _)) = p.full {
+                    shards.set(&[("zone", z), ("phase", "full")], x.into());
+                }
+                if let Some((x, _)) = p.incremental {
+                    shards.set(&[("zone", z), ("phase", "incremental")], x.into());
+                }
+                if let Some(total) = p.incremental.or(p.full).map(|(_, y)| y) {
+                    m.gauge(
+                        "rgw_multisite_metadata_sync_shard_count",
+                        "Metadata log shards in total.",
+                    )
+                    .set(&[("zone", z)], total.into());
+                }
+                m.gauge(
+                    "rgw_multisite_metadata_sync_shards_behind",
+                    "Metadata log shards behind the master (`metadata is behind on N shards`).",
+                )
+                .set(&[("zone", z)], p.behind_count.unwrap_or(0).into());
+                m.gauge(
+                    "rgw_multisite_metadata_sync_lag_seconds",
+                    "Now minus the oldest metadata change not applied; 0 when caught up.",
+                )
+                .set(&[("zone", z)], lag_seconds(p, now));
+            } else if md.is_master {
+                m.gauge(
+                    "rgw_multisite_metadata_sync_shards_behind",
+                    "Metadata log shards behind the master (`metadata is behind on N shards`).",
+                )
+                .set(&[("zone", z)], 0.0);
+                m.gauge(
+                    "rgw_multisite_metadata_sync_lag_seconds",
+                    "Now minus the oldest metadata change not applied; 0 when caught up.",
+                )
+                .set(&[("zone", z)], 0.0);
+            }
+        }
+        let mut view = SyncView {
+            zone: zone.clone(),
+            ..SyncView::default()
+        };
+        for src in &st.sources {
+            let name = src
+                .name
+                .clone()
+                .filter(|n| !n.is_empty())
+                .or_else(|| self.name_of(&src.id))
+                .unwrap_or_else(|| "unknown".to_string());
+            let s = name.as_str();
+            let p = &src.progress;
+            let health = p.health();
+            let state = match health {
+                Health::CaughtUp => "caught_up",
+                Health::Behind => "behind",
+                Health::NotSyncing => "not_syncing",
+                Health::Unknown(_) => "unknown",
+            };
+            let l = [("zone", z), ("source_zone", s)];
+            m.gauge(
+                "rgw_multisite_data_sync_state",
+                "Data sync state per source zone (caught_up, behind, not_syncing, unknown); 1 for the current state.",
+            )
+            .set(&[("zone", z), ("source_zone", s), ("state", state)], 1.0);
+            let ok = !matches!(health, Health::Unknown(_));
+            m.gauge(
+                "rgw_multisite_data_sync_ok",
+                "1 when `sync status` could read data sync from this source, 0 on `failed to retrieve sync info` or a block cut short.",
+            )
+            .set(&l, if ok { 1.0 } else { 0.0 });
+            if let Health::Unknown(why) = health {
+                tracing::debug!(
+                    zone = z,
+                    source_zone = s,
+                    reason = why,
+                    "data sync state unknown"
+                );
+            }
+            if !ok || matches!(health, Health::NotSyncing) {
+                continue;
+            }
+            view.sources.push(name.clone());
+            let shards = m.gauge(
+                "rgw_multisite_data_sync_shards",
+                "Datalog shards in each sync phase, from `full sync: X/Y` and `incremental sync: X/Y`.",
+            );
+            if let Some((x, _)) = p.full {
+                shards.set(
+                    &[("zone", z), ("source_zone", s), ("phase", "full")],
+                    x.into(),
+                );
+            }
+            if let Some((x, _)) = p.incremental {
+                shards.set(
+                    &[("zone", z), ("source_zone", s), ("phase", "incremental")],
+                    x.into(),
+                );
+            }
+            if let Some(total) = p.incremental.or(p.full).map(|(_, y)| y) {
+                m.gauge(
+                    "rgw_multisite_data_sync_shard_count",
+                    "Datalog shards of the source in total.",
+                )
+                .set(&l, total.into());
+            }
+            m.gauge(
+                "rgw_multisite_data_sync_shards_behind",
+                "Datalog shards behind the source (`data is behind on N shards`).",
+            )
+            .set(&l, p.behind_count.unwrap_or(0).into());
+            m.gauge(
+                "rgw_multisite_data_sync_shards_recovering",
+                "Datalog shards with buckets being retried (`N shards are recovering`).",
+            )
+            .set(&l, p.recovering_count.unwrap_or(0).into());
+            for shard in &p.behind_shards {
+                m.gauge(
+                    "rgw_multisite_data_sync_shard_behind",
+                    "1 for each datalog shard listed in `behind shards`.",
+                )
+                .set(
+                    &[
+                        ("zone", z),
+                        ("source_zone", s),
+                        ("shard", &shard.to_string()),
+                    ],
+                    1.0,
+                );
+            }
+            for shard in &p.recovering_shards {
+                m.gauge(
+                    "rgw_multisite_data_sync_shard_recovering",
+                    "1 for each datalog shard listed in `recovering shards`.",
+                )
+                .set(
+                    &[
+                        ("zone", z),
+                        ("source_zone", s),
+                        ("shard", &shard.to_string()),
+                    ],
+                    1.0,
+                );
+            }
+            m.gauge(
+                "rgw_multisite_data_sync_lag_seconds",
+                "Now minus `oldest incremental change not applied`; 0 when caught up.",
+            )
+            .set(&l, lag_seconds(p, now));
+            let check: BTreeSet<u32> = p
+                .behind_shards
+                .iter()
+                .chain(p.recovering_shards.iter())
+                .copied()
+                .collect();
+            if !check.is_empty() {
+                view.shards_to_check.insert(name.clone(), check);
+            }
+        }
+        Ok((m, view))
+    }
+
+    async fn collect_sync_errors(
+        &self,
+        view: &SyncView,
+    ) -> Result<(MetricSet, BTreeSet<(String, String)>), CollectError> {
+        let page = self.cfg.error_page_size.max(1);
+        let shards = stream::iter(0..ERROR_LOG_SHARDS)
+            .map(|shard| self.read_error_shard(shard, page))
+            .buffer_unordered(self.cfg.concurrency.max(1))
+            .collect::<Vec<_>>()
+            .await;
+        let mut entries = Vec::new();
+        for s in shards {
+            entries.extend(s?);
+        }
+        let z = view.zone.as_str();
+        let mut counts: BTreeMap<(String, String), u64> = BTreeMap::new();
+        let mut per_bucket: BTreeMap<(String, String), u64> = BTreeMap::new();
+        let mut last: BTreeMap<String, f64> = BTreeMap::new();
+        let mut error_buckets = BTreeSet::new();
+        let mut st = lock(&self.state);
+        let mut current_ids = HashSet::with_capacity(entries.len());
+        for e in &entries {
+            let src = st
+                .id_names
+                .get(&e.source_zone)
+                .cloned()
+                .unwrap_or_else(|| "unknown".to_string());
+            let code = e.error_code.to_string();
+            *counts.entry((src.clone(), code.clone())).or_insert(0) += 1;
+            if let Some(b) = bucket_of_error_name(&e.name) {
+                *per_bucket.entry((src.clone(), b.clone())).or_insert(0) += 1;
+                error_buckets.insert((src.clone(), b));
+            }
+            if let Some(ts) = e.timestamp {
+                let l = last.entry(src.clone()).or_insert(ts);
+                *l = l.max(ts);
+            }
+            if !st.seen_error_ids.contains(&e.id) {
+                *st.observed.entry((src, code)).or_insert(0) += 1;
+            }
+            current_ids.insert(e.id.clone());
+        }
+        // Remember only ids still in the log: trimmed entries cannot come back.
+        st.seen_error_ids = current_ids;
+        let mut m = MetricSet::new();
+        let g = m.gauge(
+            "rgw_multisite_sync_errors",
+            "Entries currently in the sync error log (`sync error list`, every shard), by source zone and error code.",
+        );
+        for ((src, code), n) in &counts {
+            g.set(
+                &[("zone", z), ("source_zone", src), ("error_code", code)],
+                *n as f64,
+            );
+        }
+        let c = m.counter(
+            "rgw_multisite_sync_errors_observed_total",
+            "Sync error log entries first seen since the exporter started (deduplicated by id).",
+        );
+        for ((src, code), n) in &st.observed {
+            c.set(
+                &[("zone", z), ("source_zone", src), ("error_code", code)],
+                *n as f64,
+            );
+        }
+        drop(st);
+        let g = m.gauge(
+            "rgw_multisite_bucket_sync_errors",
+            "Sync error log entries per bucket; only buckets with entries.",
+        );
+        for ((src, b), n) in &per_bucket {
+            g.set(
+                &[("zone", z), ("source_zone", src), ("bucket", b)],
+                *n as f64,
+            );
+        }
+        let g = m.gauge(
+            "rgw_multisite_sync_error_last_timestamp_seconds",
+            "Unix time of the newest sync error log entry, by source zone.",
+        );
+        for (src, ts) in &last {
+            g.set(&[("zone", z), ("source_zone", src)], *ts);
+        }
+        Ok((m, error_buckets))
+    }
+
+    async fn read_error_shard(
+        &self,
+        shard: u32,
+        page: usize,
+    ) -> Result<Vec<crate::parse::sync_errors::SyncErrorEntry>, CollectError> {
+        let shard_arg = format!("--shard-id={shard}");
+        let max_arg = format!("--max-entries={page}");
+        let mut marker: Option<String> = None;
+        let mut all = Vec::new();
+        // A bound on pages so a log that never ends (or a marker that does not advance)
+        // cannot loop forever.
+        for _ in 0..1000 {
+            let marker_arg = marker.as_ref().map(|m| format!("--marker={m}"));
+            let mut args = vec![
+                "sync",
+                "error",
+                "list",
+                shard_arg.as_str(),
+                max_arg.as_str(),
+            ];
+            if let Some(m) = &marker_arg {
+                args.push(m.as_str());
+            }
+            let out = run_counted(&self.telemetry, &self.rgw, &args, self.rgw.zone(), &[]).await?;
+            let shards = parse_sync_error_list(&out.stdout)
+                .map_err(|e| parse_failure(&self.telemetry, "sync error list", e.to_string()))?;
+            let entries: Vec<_> = shards.into_iter().flat_map(|s| s.entries).collect();
+            let n = entries.len();
+            let next = entries.last().map(|e| e.id.clone());
+            all.extend(entries);
+            if n < page || next.is_none() || next == marker {
+                break;
+            }
+            marker = next;
+        }
+        Ok(all)
+    }
+
+    async fn collect_bucket_sync(
+        &self,
+        view: &SyncView,
+        error_buckets: &BTreeSet<(String, String)>,
+    ) -> Result<(MetricSet, ()), CollectError> {
+        // 1. Buckets pending or recovering on the datalog shards sync status named.
+        let shard_jobs: Vec<(String, u32)> = view
+            .shards_to_check
+            .iter()
+            .flat_map(|(src, shards)| shards.iter().map(move |s| (src.clone(), *s)))
+            .collect();
+        let discovered = stream::iter(shard_jobs)
+            .map(|(src, shard)| async move {
+                let sz = format!("--source-zone={src}");
+                let sh = format!("--shard-id={shard}");
+                let args = ["data", "sync", "status", sz.as_str(), sh.as_str()];
+                let out =
+                    run_counted(&self.telemetry, &self.rgw, &args, self.rgw.zone(), &[]).await?;
+                let parsed = parse_data_sync_shard(&out.stdout).map_err(|e| {
+                    parse_failure(&self.telemetry, "data sync status", e.to_string())
+                })?;
+                Ok::<_, CollectError>(
+                    parsed
+                        .pending_buckets
+                        .iter()
+                        .chain(parsed.recovering_buckets.iter())
+                        .map(|b| (src.clone(), bucket_key(&b.tenant, &b.bucket)))
+                        .collect::<Vec<_>>(),
+                )
+            })
+            .buffer_unordered(self.cfg.concurrency.max(1))
+            .collect::<Vec<_>>()
+            .await;
+        let mut targeted: BTreeSet<(String, String)> = BTreeSet::new();
+        for d in discovered {
+            targeted.extend(d?);
+        }
+        targeted.extend(
+            error_buckets
+                .iter()
+                .filter(|(src, _)| view.sources.contains(src))
+                .cloned(),
+        );
+        // Buckets last seen behind are rechecked every cycle, so recovery shows up quickly.
+        {
+            let st = lock(&self.state);
+            targeted.extend(
+                st.buckets
+                    .iter()
+                    .filter(|(_, o)| o.caught_up != Some(true) && !o.disabled)
+                    .map(|(k, _)| k.clone()),
+            );
+        }
+        // 2. The sweep's share of this cycle: whole buckets, every source in one call.
+        let sweep = self.next_sweep_slice().await?;
+        let targeted_names: BTreeSet<&String> = targeted.iter().map(|(_, b)| b).collect();
+        let sweep: Vec<String> = sweep
+            .into_iter()
+            .filter(|b| !targeted_names.contains(b))
+            .collect();
+
+        enum Job {
+            One(String, String),
+            All(String),
+        }
+        let jobs: Vec<Job> = targeted
+            .iter()
+            .map(|(s, b)| Job::One(s.clone(), b.clone()))
+            .chain(sweep.into_iter().map(Job::All))
+            .collect();
+        let attempted = jobs.len();
+        let results = stream::iter(jobs)
+            .map(|job| async move {
+                let (bucket, src) = match &job {
+                    Job::One(s, b) => (b.clone(), Some(s.clone())),
+                    Job::All(b) => (b.clone(), None),
+                };
+                let res = self.check_bucket(&bucket, src.as_deref()).await;
+                (bucket, src, res)
+            })
+            .buffer_unordered(self.cfg.concurrency.max(1))
+            .collect::<Vec<_>>()
+            .await;
+        let now = now_unix();
+        let mut failures = 0usize;
+        let mut first_error = None;
+        {
+            let mut st = lock(&self.state);
+            for (bucket, src, res) in results {
+                match res {
+                    Ok(BucketCheck::Gone) => {
+                        st.buckets.retain(|(_, b), _| b != &bucket);
+                    }
+                    Ok(BucketCheck::Sources(sources, disabled)) => {
+                        if disabled {
+                            st.buckets.retain(|(_, b), _| b != &bucket);
+                        }
+                        for s in sources {
+                            let name = s
+                                .zone_name
+                                .clone()
+                                .filter(|n| !n.is_empty())
+                                .or_else(|| st.id_names.get(&s.zone_id).cloned())
+                                .unwrap_or_else(|| s.zone_id.clone());
+                            if let Some(want) = &src {
+                                if want != &name {
+                                    continue;
+                                }
+                            }
+                            if matches!(s.state, BucketSourceState::DoesNotSync) {
+                                st.buckets.remove(&(name, bucket.clone()));
+                                continue;
+                            }
+                            st.buckets.insert((name, bucket.clone()), observe(&s, now));
+                        }
+                    }
+                    Err(e) => {
+                        failures += 1;
+                        if let Some(s) = &src {
+                            if let Some(o) = st.buckets.get_mut(&(s.clone(), bucket.clone())) {
+                                o.caught_up = None;
+                            }
+                        }
+                        first_error.get_or_insert(e);
+                    }
+                }
+            }
+        }
+        if attempted > 0 && failures == attempted {
+            if let Some(e) = first_error {
+                return Err(e);
+            }
+        }
+        Ok((self.bucket_metrics(view, now), ()))
+    }
+
+    /// The next slice of the sweep; refreshes `bucket list` when a pass is complete.
+    async fn next_sweep_slice(&self) -> Result<Vec<String>, CollectError> {
+        let n = self.cfg.sweep_per_cycle;
+        if n == 0 {
+            return Ok(Vec::new());
+        }
+        let needs_list = {
+            let st = lock(&self.state);
+            st.sweep.pos >= st.sweep.buckets.len()
+        };
+        if needs_list {
+            let args = ["bucket", "list"];
+            let out = run_counted(&self.telemetry, &self.rgw, &args, self.rgw.zone(), &[]).await?;
+            let list: Vec<String> = serde_json::from_str(&out.stdout)
+                .map_err(|e| parse_failure(&self.telemetry, "bucket list", e.to_string()))?;
+            let now = now_unix();
+            let mut st = lock(&self.state);
+            if st.sweep.pass_started > 0.0 && !st.sweep.buckets.is_empty() {
+                st.sweep.last_pass_seconds = Some(now - st.sweep.pass_started);
+            }
+            st.sweep.pass_started = now;
+            let known: HashSet<&String> = list.iter().collect();
+            // Buckets deleted since the last pass leave the cache with their series.
+            st.buckets.retain(|(_, b), _| known.contains(b));
+            drop(known);
+            st.sweep.buckets = list;
+            st.sweep.pos = 0;
+        }
+        let mut st = lock(&self.state);
+        let start = st.sweep.pos;
+        let end = (start + n).min(st.sweep.buckets.len());
+        st.sweep.pos = end;
+        Ok(st
+            .sweep
+            .buckets
+            .get(start..end)
+            .map(<[String]>::to_vec)
+            .unwrap_or_default())
+    }
+
+    async fn check_bucket(
+        &self,
+        bucket: &str,
+        source: Option<&str>,
+    ) -> Result<BucketCheck, CollectError> {
+        let b = format!("--bucket={bucket}");
+        let s = source.map(|s| format!("--source-zone={s}"));
+        let mut args = vec!["bucket", "sync", "status", b.as_str()];
+        if let Some(s) = &s {
+            args.push(s.as_str());
+        }
+        // Exit 2: the bucket is gone (deleted, or not yet known here).
+        let out = run_counted(&self.telemetry, &self.rgw, &args, self.rgw.zone(), &[2]).await?;
+        if out.code == 2 {
+            return Ok(BucketCheck::Gone);
+        }
+        let parsed = parse_bucket_sync_status(&out.stdout)
+            .map_err(|e| parse_failure(&self.telemetry, "bucket sync status", e.to_string()))?;
+        self.telemetry
+            .count_skipped_lines("bucket sync status", &parsed.skipped);
+        Ok(BucketCheck::Sources(parsed.sources, parsed.sync_disabled))
+    }
+
+    fn bucket_metrics(&self, view: &SyncView, now: f64) -> MetricSet {
+        let z = view.zone.as_str();
+        let st = lock(&self.state);
+        let mut m = MetricSet::new();
+        let mut behind: BTreeMap<&str, u64> =
+            view.sources.iter().map(|s| (s.as_str(), 0)).collect();
+        let mut unknown: BTreeMap<&str, u64> = behind.clone();
+        let mut checked: BTreeMap<&str, u64> = behind.clone();
+        let mut oldest: BTreeMap<&str, f64> = BTreeMap::new();
+        for ((src, bucket), o) in &st.buckets {
+            let s = src.as_str();
+            *checked.entry(s).or_insert(0) += 1;
+            let age = (now - o.observed_at).max(0.0);
+            let e = oldest.entry(s).or_insert(age);
+            *e = e.max(age);
+            match o.caught_up {
+                Some(false) => *behind.entry(s).or_insert(0) += 1,
+                None => *unknown.entry(s).or_insert(0) += 1,
+                Some(true) => {}
+            }
+            if !(self.cfg.all_buckets || o.caught_up != Some(true)) {
+                continue;
+            }
+            let l = [("zone", z), ("source_zone", s), ("bucket", bucket.as_str())];
+            let shards = m.gauge(
+                "rgw_multisite_bucket_sync_shards",
+                "Bucket index shards in each sync phase, from `bucket sync status`.",
+            );
+            if let Some(f) = o.full {
+                shards.set(&[l[0], l[1], l[2], ("phase", "full")], f.into());
+            }
+            if let Some(i) = o.incremental {
+                shards.set(&[l[0], l[1], l[2], ("phase", "incremental")], i.into());
+            }
+            if let Some(t) = o.total {
+                m.gauge(
+                    "rgw_multisite_bucket_shard_count",
+                    "Bucket index shards of the source bucket.",
+                )
+                .set(&l, t.into());
+            }
+            m.gauge(
+                "rgw_multisite_bucket_sync_shards_behind",
+                "Bucket index shards behind the source (`bucket is behind on N shards`).",
+            )
+            .set(&l, o.behind_count.into());
+            for shard in &o.behind_shards {
+                m.gauge(
+                    "rgw_multisite_bucket_sync_shard_behind",
+                    "1 for each bucket index shard listed in `behind shards`.",
+                )
+                .set(&[l[0], l[1], l[2], ("shard", &shard.to_string())], 1.0);
+            }
+            if let Some(c) = o.caught_up {
+                m.gauge(
+                    "rgw_multisite_bucket_sync_caught_up",
+                    "1 when `bucket sync status` says caught up and no shard is still in init; 0 when behind.",
+                )
+                .set(&l, if c { 1.0 } else { 0.0 });
+            }
+            m.gauge(
+                "rgw_multisite_bucket_sync_status_age_seconds",
+                "Seconds since this bucket's `bucket sync status` was last read.",
+            )
+            .set(&l, age);
+        }
+        let g = m.gauge(
+            "rgw_multisite_buckets_behind",
+            "Buckets whose last `bucket sync status` was behind, per source zone; exact whatever the per-bucket series limit.",
+        );
+        for (s, n) in &behind {
+            g.set(&[("zone", z), ("source_zone", s)], *n as f64);
+        }
+        let g = m.gauge(
+            "rgw_multisite_buckets_sync_unknown",
+            "Buckets whose last `bucket sync status` could not be told apart (cut short, failed, or unknown format).",
+        );
+        for (s, n) in &unknown {
+            g.set(&[("zone", z), ("source_zone", s)], *n as f64);
+        }
+        let g = m.gauge(
+            "rgw_multisite_buckets_checked",
+            "Buckets with a known `bucket sync status` per source zone.",
+        );
+        for (s, n) in &checked {
+            g.set(&[("zone", z), ("source_zone", s)], *n as f64);
+        }
+        let g = m.gauge(
+            "rgw_multisite_bucket_sync_oldest_status_age_seconds",
+            "Age of the oldest cached `bucket sync status`: how stale the sweep lets a bucket get.",
+        );
+        for (s, a) in &oldest {
+            g.set(&[("zone", z), ("source_zone", s)], *a);
+        }
+        m.gauge(
+            "rgw_multisite_bucket_sweep_buckets",
+            "Buckets in the current sweep pass (from `bucket list`).",
+        )
+        .set(&[("zone", z)], st.sweep.buckets.len() as f64);
+        if let Some(p) = st.sweep.last_pass_seconds {
+            m.gauge(
+                "rgw_multisite_bucket_sweep_last_pass_seconds",
+                "Wall time of the last complete sweep over every bucket.",
+            )
+            .set(&[("zone", z)], p);
+        }
+        m
+    }
+}
+
+enum BucketCheck {
+    Gone,
+    /// Sources, and whether sync is disabled for the bucket.
+    Sources(Vec<BucketSource>, bool),
+}
+
+pub fn bucket_key(tenant: &str, name: &str) -> String {
+    if tenant.is_empty() {
+        name.to_string()
+    } else {
+        format!("{tenant}/{name}")
+    }
+}
+
+fn observe(s: &BucketSource, now: f64) -> BucketObs {
+    let (full, incremental, total) = match (s.full_shards, s.incremental_shards) {
+        (f, i) if f.is_some() || i.is_some() => (
+            f.map(|(x, _)| x),
+            i.map(|(x, _)| x),
+            i.or(f).map(|(_, y)| y),
+        ),
+        // Reef+: bucket-wide full sync, or incremental on N shards.
+        _ => match s.state {
+            BucketSourceState::Incremental => (Some(0), s.total_shards, s.total_shards),
+            BucketSourceState::FullSync => (s.total_shards, Some(0), s.total_shards),
+            _ => (None, None, s.total_shards),
+        },
+    };
+    BucketObs {
+        full,
+        incremental,
+        total,
+        behind_count: s.behind_count.unwrap_or(s.behind_shards.len() as u32),
+        behind_shards: s.behind_shards.clone(),
+        caught_up: s.caught_up(),
+        disabled: matches!(s.state, BucketSourceState::Stopped),
+        observed_at: now,
+    }
+}

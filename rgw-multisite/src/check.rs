@@ -1,0 +1,175 @@
+//! `check` mode: pre-flight checks with one clear line per check, for operators setting up.
+
+use crate::parse::bucket_sync_status::parse_bucket_sync_status;
+use crate::parse::data_sync_status::parse_data_sync_shard;
+use crate::parse::period::parse_period;
+use crate::parse::sync_errors::parse_sync_error_list;
+use crate::parse::sync_status::parse_sync_status;
+use crate::runner::{CommandOutput, RadosgwAdmin, RunError};
+
+struct Checker<'a> {
+    rgw: &'a RadosgwAdmin,
+    failures: usize,
+}
+
+impl Checker<'_> {
+    fn report(&mut self, what: &str, result: Result<String, String>) -> bool {
+        match result {
+            Ok(detail) => {
+                println!("[ OK ] {what}: {detail}");
+                true
+            }
+            Err(msg) => {
+                println!("[FAIL] {what}: {msg}");
+                self.failures += 1;
+                false
+            }
+        }
+    }
+
+    async fn call(&self, args: &[&str]) -> Result<CommandOutput, String> {
+        let argv = self.rgw.argv(args);
+        match self.rgw.run(args).await {
+            Ok(out) if out.code == 0 => Ok(out),
+            Ok(out) => Err(format!(
+                "`{}` exited with {}: {}",
+                argv.join(" "),
+                out.code,
+                out.stderr_summary()
+            )),
+            Err(e @ RunError::Spawn { .. }) => Err(format!(
+                "{e}; is radosgw-admin installed and --radosgw-admin.command right?"
+            )),
+            Err(e @ RunError::Timeout(_)) => Err(format!(
+                "`{}` {e}; is the cluster reachable (monitors up, keyring readable)?",
+                argv.join(" ")
+            )),
+            Err(e) => Err(format!("`{}`: {e}", argv.join(" "))),
+        }
+    }
+}
+
+/// Runs the checks, printing one line each. `agent` adds the pulling zone's commands.
+/// Returns true when all passed.
+pub async fn run_checks(rgw: &RadosgwAdmin, zone: Option<&str>, agent: bool) -> bool {
+    let mut c = Checker { rgw, failures: 0 };
+    let version = c.call(&["--version"]).await.map(|o| {
+        let v = o.stdout.trim();
+        if v.is_empty() {
+            o.stderr.trim().to_string()
+        } else {
+            v.to_string()
+        }
+    });
+    if !c.report("radosgw-admin runs", version) {
+        println!("stopping: nothing else can work without radosgw-admin");
+        return false;
+    }
+    let period = c.call(&["period", "get"]).await.and_then(|o| {
+        parse_period(&o.stdout).map_err(|e| format!("cannot parse `period get`: {e}"))
+    });
+    let period_ok = period.as_ref().map(|p| {
+        format!(
+            "realm {} epoch {}, {} zone(s)",
+            p.realm_name.as_deref().unwrap_or(&p.realm_id),
+            p.epoch,
+            p.zonegroups.iter().map(|g| g.zones.len()).sum::<usize>()
+        )
+    });
+    if !c.report(
+        "cluster reachable (period get)",
+        period_ok.map_err(|e| e.clone()),
+    ) {
+        println!("stopping: the cluster cannot be read");
+        return false;
+    }
+    let status = c.call(&["sync", "status"]).await.and_then(|o| {
+        parse_sync_status(&o.stdout).map_err(|e| format!("cannot parse `sync status`: {e}"))
+    });
+    let zone_found = match (&status, zone) {
+        (Ok(s), Some(z)) => match &s.zone {
+            Some(h) if h.name == z => Ok(format!("{z} ({})", h.id)),
+            Some(h) => Err(format!(
+                "--zone {z} but sync status reports zone {}",
+                h.name
+            )),
+            None => Err("sync status printed no zone header".into()),
+        },
+        (Ok(s), None) => match &s.zone {
+            Some(h) if !h.name.is_empty() => Ok(format!(
+                "{} ({}), from the sync status header",
+                h.name, h.id
+            )),
+            _ => Err("no zone in the sync status header; pass --zone".into()),
+        },
+        (Err(e), _) => Err(e.clone()),
+    };
+    c.report("zone detected", zone_found);
+    if let Ok(s) = &status {
+        c.report(
+            "sync status parses",
+            Ok(format!(
+                "{} source zone(s), {} unknown line(s) skipped",
+                s.sources.len(),
+                s.skipped.len()
+            )),
+        );
+    }
+    if agent {
+        let errs = c
+            .call(&["sync", "error", "list", "--shard-id=0", "--max-entries=1"])
+            .await
+            .and_then(|o| {
+                parse_sync_error_list(&o.stdout)
+                    .map(|v| format!("{} shard(s) read", v.len()))
+                    .map_err(|e| format!("cannot parse `sync error list`: {e}"))
+            });
+        c.report("sync error list parses", errs);
+        if let Some(src) = status.as_ref().ok().and_then(|s| s.sources.first()) {
+            let name = src.name.clone().unwrap_or_else(|| src.id.clone());
+            let sz = format!("--source-zone={name}");
+            let r = c
+                .call(&["data", "sync", "status", &sz, "--shard-id=0"])
+                .await
+                .and_then(|o| {
+                    parse_data_sync_shard(&o.stdout)
+                        .map(|d| {
+                            format!(
+                                "shard 0 from {name}: {} pending bucket(s)",
+                                d.pending_buckets.len()
+                            )
+                        })
+                        .map_err(|e| format!("cannot parse `data sync status`: {e}"))
+                });
+            c.report("data sync status parses", r);
+        }
+        let buckets = c.call(&["bucket", "list"]).await.and_then(|o| {
+            serde_json::from_str::<Vec<String>>(&o.stdout)
+                .map_err(|e| format!("cannot parse `bucket list`: {e}"))
+        });
+        let first = buckets.as_ref().ok().and_then(|b| b.first().cloned());
+        c.report(
+            "bucket list parses",
+            buckets.map(|b| format!("{} bucket(s)", b.len())),
+        );
+        if let Some(b) = first {
+            let arg = format!("--bucket={b}");
+            let r = c
+                .call(&["bucket", "sync", "status", &arg])
+                .await
+                .and_then(|o| {
+                    parse_bucket_sync_status(&o.stdout)
+                        .map(|s| format!("bucket {b}: {} source(s)", s.sources.len()))
+                        .map_err(|e| format!("cannot parse `bucket sync status`: {e}"))
+                });
+            c.report("bucket sync status parses", r);
+        }
+    }
+    if c.failures == 0 {
+        println!("all checks passed");
+        true
+    } else {
+        println!("{} check(s) failed", c.failures);
+        false
+    }
+}
