@@ -11,7 +11,16 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// Options that select the cluster or identity, not the view: not part of the key.
-const CONNECTION_OPTS_WITH_VALUE: &[&str] = &["-c", "--conf", "--cluster", "--id", "-n", "--name", "--keyring", "-k"];
+const CONNECTION_OPTS_WITH_VALUE: &[&str] = &[
+    "-c",
+    "--conf",
+    "--cluster",
+    "--id",
+    "-n",
+    "--name",
+    "--keyring",
+    "-k",
+];
 const CONNECTION_OPT_PREFIXES: &[&str] = &[
     "--conf=",
     "--cluster=",
@@ -55,11 +64,18 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let key = key_of(&args);
     if let Ok(log) = std::env::var("STUB_RGW_LOG") {
-        if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(log) {
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+        {
             let _ = writeln!(f, "{key}");
         }
     }
-    if let Some(ms) = std::env::var("STUB_RGW_DELAY_MS").ok().and_then(|v| v.parse().ok()) {
+    if let Some(ms) = std::env::var("STUB_RGW_DELAY_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
         std::thread::sleep(std::time::Duration::from_millis(ms));
     }
     if key == "--version" {
@@ -71,13 +87,19 @@ fn main() -> ExitCode {
         return ExitCode::from(1);
     };
     let Some(slug) = lookup(&dir, &key) else {
-        eprintln!("stub-radosgw-admin: no fixture for '{key}' in {}", dir.display());
+        eprintln!(
+            "stub-radosgw-admin: no fixture for '{key}' in {}",
+            dir.display()
+        );
         return ExitCode::from(22);
     };
     let read = |ext: &str| std::fs::read(dir.join(format!("{slug}.{ext}"))).unwrap_or_default();
     let _ = std::io::stdout().write_all(&read("stdout"));
     let _ = std::io::stderr().write_all(&read("stderr"));
-    let rc: u8 = String::from_utf8_lossy(&read("rc")).trim().parse().unwrap_or(0);
+    let rc: u8 = String::from_utf8_lossy(&read("rc"))
+        .trim()
+        .parse()
+        .unwrap_or(0);
     ExitCode::from(rc)
 }
 
@@ -88,8 +110,17 @@ mod tests {
     #[test]
     fn key_drops_connection_options_and_sorts_options() {
         let args: Vec<String> = [
-            "-c", "/lab/ceph.conf", "bucket", "sync", "status", "--source-zone=us-east",
-            "--bucket=b1", "--rgw-zone=us-west", "--client_mount_timeout=30", "--id", "admin",
+            "-c",
+            "/lab/ceph.conf",
+            "bucket",
+            "sync",
+            "status",
+            "--source-zone=us-east",
+            "--bucket=b1",
+            "--rgw-zone=us-west",
+            "--client_mount_timeout=30",
+            "--id",
+            "admin",
         ]
         .iter()
         .map(|s| s.to_string())
