@@ -126,6 +126,11 @@ impl BucketSource {
     ///
     /// 16.2.15 prints "caught up" while a shard is still in init (`incremental sync: 10/11`
     /// with no shard in full sync, DESIGN.md): that is not caught up.
+    ///
+    /// Lag seen in the local status (a shard behind, in full sync or still in init) gives
+    /// `Some(false)` even when the block was cut short: Ceph prints the local counts before
+    /// it reads the source's log, and a failed read (source down) only hides whether the
+    /// *rest* is caught up. `Some(true)` needs the caught-up line itself.
     pub fn caught_up(&self) -> Option<bool> {
         match self.state {
             BucketSourceState::Error
@@ -718,6 +723,45 @@ mod tests {
             Some(BucketSourceState::Incremental)
         );
         assert_eq!(st.sources.first().and_then(BucketSource::caught_up), None);
+    }
+
+    #[test]
+    fn pacific_cut_short_with_init_shards_is_not_caught_up() {
+        // As captured on the lab with the source zone's gateway down (pacific-behind): the
+        // local counts are printed, the remote log read fails, nothing follows.
+        let out = format!(
+            "{PACIFIC_HEADER}         bucket :b[i])\n\n    source zone z (us-east)\n  source bucket b:i\n\
+             \x20               full sync: 0/11 shards\n                incremental sync: 9/11 shards\n"
+        );
+        let st = parse(&out);
+        assert_eq!(
+            st.sources,
+            vec![BucketSource {
+                zone_id: "z".into(),
+                zone_name: Some("us-east".into()),
+                source_bucket: bref("", "b", "i"),
+                state: BucketSourceState::Incremental,
+                full_shards: Some((0, 11)),
+                incremental_shards: Some((9, 11)),
+                total_shards: Some(11),
+                ..BucketSource::default()
+            }]
+        );
+        assert_eq!(
+            st.sources.first().and_then(BucketSource::caught_up),
+            Some(false)
+        );
+        // Every shard still in init: state Init, not caught up.
+        let out = out.replace("incremental sync: 9/11", "incremental sync: 0/11");
+        let st = parse(&out);
+        assert_eq!(
+            st.sources.first().map(|s| s.state),
+            Some(BucketSourceState::Init)
+        );
+        assert_eq!(
+            st.sources.first().and_then(BucketSource::caught_up),
+            Some(false)
+        );
     }
 
     #[test]

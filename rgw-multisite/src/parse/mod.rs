@@ -15,6 +15,9 @@ pub mod sync_errors;
 pub mod sync_info;
 pub mod sync_status;
 
+#[cfg(test)]
+mod captures;
+
 pub use bucket_stats::{parse_bucket_stats, BucketStats};
 pub use bucket_sync_status::{
     parse_bucket_sync_status, BucketRef, BucketSource, BucketSourceState, BucketSyncStatus,
