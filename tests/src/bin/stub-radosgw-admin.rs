@@ -69,7 +69,8 @@ fn main() -> ExitCode {
             .append(true)
             .open(log)
         {
-            let _ = writeln!(f, "{key}");
+            // One write per line: concurrent stubs append to the same log.
+            let _ = f.write_all(format!("{key}\n").as_bytes());
         }
     }
     if let Some(ms) = std::env::var("STUB_RGW_DELAY_MS")
