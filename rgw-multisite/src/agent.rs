@@ -913,3 +913,253 @@ fn observe(s: &BucketSource, now: f64) -> BucketObs {
         observed_at: now,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runner::FakeRunner;
+
+    const PERIOD: &str = r#"{"id":"p1","epoch":3,"realm_id":"r1","realm_name":"lab",
+      "master_zonegroup":"zg","master_zone":"E",
+      "period_map":{"zonegroups":[{"id":"zg","name":"zg1","is_master":"true","master_zone":"E",
+        "endpoints":[],"zones":[
+          {"id":"E","name":"us-east","endpoints":["http://127.0.0.1:8001"],"tier_type":"","sync_from_all":"true","sync_from":[],"read_only":"false"},
+          {"id":"W","name":"us-west","endpoints":["http://127.0.0.1:8002"],"tier_type":"","sync_from_all":"true","sync_from":[],"read_only":"false"}]}]}}"#;
+
+    const BEHIND: &str = "          realm r1 (lab)
+      zonegroup zg (zg1)
+           zone W (us-west)
+  metadata sync syncing
+                full sync: 0/8 shards
+                incremental sync: 8/8 shards
+                metadata is caught up with master
+      data sync source: E (us-east)
+                        syncing
+                        full sync: 0/8 shards
+                        incremental sync: 8/8 shards
+                        data is behind on 1 shards
+                        behind shards: [3]
+                        oldest incremental change not applied: 2026-11-21T22:00:00.000000+0000 [3]
+";
+
+    fn argv(args: &[&str]) -> Vec<String> {
+        let mut v = vec!["radosgw-admin".to_string()];
+        v.extend(args.iter().map(|s| s.to_string()));
+        v.push("--rgw-zone=us-west".into());
+        v
+    }
+
+    fn agent(fake: &Arc<FakeRunner>, cfg: AgentConfig) -> Agent {
+        let rgw = RadosgwAdmin::new(vec!["radosgw-admin".into()], vec![], fake.clone())
+            .with_zone(Some("us-west".into()));
+        Agent::new(rgw, Telemetry::new("t", "agent", "sync_status"), cfg)
+    }
+
+    fn error_shard(shard: u32, entries: &[(&str, &str)]) -> String {
+        let e: Vec<String> = entries
+            .iter()
+            .map(|(id, name)| {
+                format!(
+                    r#"{{"id":"{id}","section":"data","name":"{name}","timestamp":"2026-11-21T22:37:41.518646Z",
+                    "info":{{"source_zone":"E","error_code":5,"message":"failed to sync object(5) Input/output error"}}}}"#
+                )
+            })
+            .collect();
+        format!(r#"[{{"shard_id":{shard},"entries":[{}]}}]"#, e.join(","))
+    }
+
+    fn answer_errors(fake: &FakeRunner, shard0: &[(&str, &str)]) {
+        for s in 0..ERROR_LOG_SHARDS {
+            let entries = if s == 0 { shard0 } else { &[] };
+            fake.on(
+                argv(&[
+                    "sync",
+                    "error",
+                    "list",
+                    &format!("--shard-id={s}"),
+                    "--max-entries=1000",
+                ]),
+                0,
+                &error_shard(s, entries),
+                "",
+            );
+        }
+    }
+
+    #[test]
+    fn lag_is_now_minus_the_oldest_change() {
+        let fake = FakeRunner::new();
+        let a = agent(&fake, AgentConfig::default());
+        let st = parse_sync_status(BEHIND).unwrap();
+        let oldest = crate::parse::parse_ceph_time("2026-11-21T22:00:00.000000+0000").unwrap();
+        let (m, view) = a.sync_status_metrics(&st, oldest + 42.5).unwrap();
+        let text = m.render();
+        assert!(text.contains(
+            "rgw_multisite_data_sync_lag_seconds{zone=\"us-west\",source_zone=\"us-east\"} 42.5\n"
+        ), "{text}");
+        assert!(text.contains("rgw_multisite_metadata_sync_lag_seconds{zone=\"us-west\"} 0\n"));
+        assert!(text.contains(
+            "rgw_multisite_data_sync_shard_behind{zone=\"us-west\",source_zone=\"us-east\",shard=\"3\"} 1\n"
+        ));
+        assert_eq!(
+            view.shards_to_check.get("us-east"),
+            Some(&BTreeSet::from([3]))
+        );
+    }
+
+    #[test]
+    fn a_source_block_cut_short_is_not_ok_and_has_no_shard_series() {
+        let fake = FakeRunner::new();
+        let a = agent(&fake, AgentConfig::default());
+        let cut = "          realm r1 (lab)
+      zonegroup zg (zg1)
+           zone W (us-west)
+  metadata sync syncing
+                full sync: 0/8 shards
+                incremental sync: 8/8 shards
+                metadata is caught up with master
+      data sync source: E (us-east)
+                        failed to retrieve sync info: (5) Input/output error
+";
+        let st = parse_sync_status(cut).unwrap();
+        let (m, view) = a.sync_status_metrics(&st, 0.0).unwrap();
+        let text = m.render();
+        assert!(
+            text.contains(
+                "rgw_multisite_data_sync_ok{zone=\"us-west\",source_zone=\"us-east\"} 0\n"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("state=\"unknown\"} 1\n"), "{text}");
+        assert!(
+            !text.contains("rgw_multisite_data_sync_shards_behind"),
+            "{text}"
+        );
+        assert!(view.sources.is_empty());
+    }
+
+    #[tokio::test]
+    async fn errors_are_counted_once_and_lagging_buckets_found_and_forgotten() {
+        let fake = FakeRunner::new();
+        let cfg = AgentConfig {
+            sweep_per_cycle: 10,
+            ..AgentConfig::default()
+        };
+        let a = agent(&fake, cfg);
+        fake.on(argv(&["period", "get"]), 0, PERIOD, "");
+        fake.on(argv(&["sync", "status"]), 0, BEHIND, "");
+        answer_errors(&fake, &[("1_1.1_1.1", "errbucket:E.1.1:3/obj1")]);
+        fake.on(
+            argv(&["data", "sync", "status", "--source-zone=us-east", "--shard-id=3"]),
+            0,
+            r#"{"shard_id":3,"marker":{"status":"incremental-sync","marker":"","next_step_marker":"","total_entries":0,"pos":0,"timestamp":"0.000000"},
+               "pending_buckets":["lagging:E.2.1:0"],"recovering_buckets":[]}"#,
+            "",
+        );
+        let behind_bucket = |b: &str| {
+            format!(
+                "          realm r1 (lab)\n      zonegroup zg (zg1)\n           zone W (us-west)\n         bucket :{b}[E.2.1])\n\n    source zone E (us-east)\n  source bucket {b}:E.2.1\n                full sync: 0/11 shards\n                incremental sync: 11/11 shards\n                bucket is behind on 1 shards\n                behind shards: [0]\n"
+            )
+        };
+        for b in ["lagging", "errbucket"] {
+            fake.on(
+                argv(&[
+                    "bucket",
+                    "sync",
+                    "status",
+                    &format!("--bucket={b}"),
+                    "--source-zone=us-east",
+                ]),
+                0,
+                &behind_bucket(b),
+                "",
+            );
+        }
+        fake.on(
+            argv(&["bucket", "list"]),
+            0,
+            r#"["errbucket","lagging"]"#,
+            "",
+        );
+        for b in ["lagging", "errbucket"] {
+            fake.on(
+                argv(&["bucket", "sync", "status", &format!("--bucket={b}")]),
+                0,
+                &behind_bucket(b),
+                "",
+            );
+        }
+
+        assert!(a.cycle().await);
+        let text = a.telemetry().exposition();
+        let l = "zone=\"us-west\",source_zone=\"us-east\"";
+        assert!(
+            text.contains(&format!(
+                "rgw_multisite_sync_errors{{{l},error_code=\"5\"}} 1\n"
+            )),
+            "{text}"
+        );
+        assert!(text.contains(&format!(
+            "rgw_multisite_sync_errors_observed_total{{{l},error_code=\"5\"}} 1\n"
+        )));
+        assert!(text.contains(&format!(
+            "rgw_multisite_bucket_sync_errors{{{l},bucket=\"errbucket\"}} 1\n"
+        )));
+        assert!(
+            text.contains(&format!("rgw_multisite_buckets_behind{{{l}}} 2\n")),
+            "{text}"
+        );
+        assert!(text.contains(&format!(
+            "rgw_multisite_bucket_sync_caught_up{{{l},bucket=\"lagging\"}} 0\n"
+        )));
+
+        // Next cycle: one more error, the same old one; `lagging` was deleted.
+        answer_errors(
+            &fake,
+            &[
+                ("1_1.1_1.1", "errbucket:E.1.1:3/obj1"),
+                ("1_2.1_1.1", "errbucket:E.1.1:3/obj2"),
+            ],
+        );
+        fake.on(
+            argv(&[
+                "data",
+                "sync",
+                "status",
+                "--source-zone=us-east",
+                "--shard-id=3",
+            ]),
+            0,
+            r#"{"shard_id":3,"marker":{},"pending_buckets":[],"recovering_buckets":[]}"#,
+            "",
+        );
+        fake.on(
+            argv(&[
+                "bucket",
+                "sync",
+                "status",
+                "--bucket=lagging",
+                "--source-zone=us-east",
+            ]),
+            2,
+            "",
+            "could not get bucket info for bucket=lagging",
+        );
+        assert!(a.cycle().await);
+        let text = a.telemetry().exposition();
+        assert!(
+            text.contains(&format!(
+                "rgw_multisite_sync_errors{{{l},error_code=\"5\"}} 2\n"
+            )),
+            "{text}"
+        );
+        assert!(text.contains(&format!(
+            "rgw_multisite_sync_errors_observed_total{{{l},error_code=\"5\"}} 2\n"
+        )));
+        assert!(!text.contains("bucket=\"lagging\""), "{text}");
+        assert!(
+            text.contains(&format!("rgw_multisite_buckets_behind{{{l}}} 1\n")),
+            "{text}"
+        );
+    }
+}

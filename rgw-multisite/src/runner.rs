@@ -30,7 +30,7 @@ impl CommandOutput {
             .stderr
             .lines()
             .map(str::trim)
-            .find(|l| !l.is_empty() && !looks_like_log_line(l))
+            .find(|l| !l.is_empty() && !crate::parse::is_log_line(l))
             .or_else(|| self.stderr.lines().map(str::trim).find(|l| !l.is_empty()))
             .unwrap_or("");
         truncate(line, 300)
@@ -191,15 +191,6 @@ fn kill_group(pid: Option<u32>) {
             nix::sys::signal::Signal::SIGKILL,
         );
     }
-}
-
-/// Ceph log lines start with an ISO timestamp, e.g. `2026-11-21T22:38:33.555+0000 7f.. 0 ERROR`.
-fn looks_like_log_line(l: &str) -> bool {
-    let b = l.as_bytes();
-    b.len() > 20
-        && b.get(4) == Some(&b'-')
-        && b.get(10) == Some(&b'T')
-        && b.iter().take(4).all(u8::is_ascii_digit)
 }
 
 pub(crate) fn truncate(s: &str, max: usize) -> String {
@@ -429,5 +420,66 @@ mod tests {
             RadosgwAdmin::command_label(&["bucket", "sync", "status", "--bucket=x"]),
             "bucket sync status"
         );
+    }
+}
+
+/// A runner for tests: answers keyed by the exact argv, records every call.
+#[derive(Debug, Default)]
+pub struct FakeRunner {
+    answers:
+        std::sync::Mutex<std::collections::HashMap<Vec<String>, Result<CommandOutput, RunError>>>,
+    calls: std::sync::Mutex<Vec<Vec<String>>>,
+}
+
+impl FakeRunner {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
+
+    /// Answers `argv` with `stdout` and exit code `code`.
+    pub fn on(&self, argv: Vec<String>, code: i32, stdout: &str, stderr: &str) {
+        self.set(
+            argv,
+            Ok(CommandOutput {
+                stdout: stdout.to_string(),
+                stderr: stderr.to_string(),
+                code,
+                duration: Duration::ZERO,
+            }),
+        );
+    }
+
+    pub fn set(&self, argv: Vec<String>, answer: Result<CommandOutput, RunError>) {
+        self.answers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(argv, answer);
+    }
+
+    /// Every argv run so far, in order.
+    pub fn calls(&self) -> Vec<Vec<String>> {
+        self.calls.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+impl CommandRunner for FakeRunner {
+    fn run<'a>(&'a self, argv: &'a [String]) -> BoxFuture<'a, Result<CommandOutput, RunError>> {
+        self.calls
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(argv.to_vec());
+        let answer = self
+            .answers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(argv)
+            .cloned()
+            .unwrap_or_else(|| {
+                Err(RunError::Spawn {
+                    program: "fake".into(),
+                    reason: format!("no answer for {argv:?}"),
+                })
+            });
+        Box::pin(async move { answer })
     }
 }
