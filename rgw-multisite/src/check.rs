@@ -29,7 +29,12 @@ impl Checker<'_> {
 
     async fn call(&self, args: &[&str]) -> Result<CommandOutput, String> {
         let argv = self.rgw.argv(args);
-        match self.rgw.run(args).await {
+        let res = if args == ["--version"] {
+            self.rgw.run_bare(args).await
+        } else {
+            self.rgw.run(args).await
+        };
+        match res {
             Ok(out) if out.code == 0 => Ok(out),
             Ok(out) => Err(format!(
                 "`{}` exited with {}: {}",
@@ -117,7 +122,13 @@ pub async fn run_checks(rgw: &RadosgwAdmin, zone: Option<&str>, agent: bool) -> 
     }
     if agent {
         let errs = c
-            .call(&["sync", "error", "list", "--shard-id=0", "--max-entries=1"])
+            .call(&[
+                "sync",
+                "error",
+                "list",
+                "--shard-id=0",
+                "--max-entries=1000",
+            ])
             .await
             .and_then(|o| {
                 parse_sync_error_list(&o.stdout)

@@ -279,6 +279,13 @@ impl RadosgwAdmin {
         v
     }
 
+    /// Runs `args` with the base command only: no zone, no Ceph timeouts (`--version`).
+    pub async fn run_bare(&self, args: &[&str]) -> Result<CommandOutput, RunError> {
+        let mut argv = self.base.clone();
+        argv.extend(args.iter().map(|s| s.to_string()));
+        self.runner.run(&argv).await
+    }
+
     pub async fn run(&self, args: &[&str]) -> Result<CommandOutput, RunError> {
         let argv = self.argv(args);
         self.runner.run(&argv).await
