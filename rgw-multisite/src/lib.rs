@@ -10,5 +10,6 @@ pub mod collect;
 pub mod config;
 pub mod metrics;
 pub mod parse;
+pub mod rest;
 pub mod runner;
 pub mod serve;
