@@ -152,6 +152,16 @@ impl BucketSource {
         }
     }
 
+    /// Shards counted in neither full nor incremental sync, i.e. still in `init` (16/17
+    /// only; 18+ has no per-shard counts). The lab's healthy capture shows 2 of 11 such
+    /// shards with the caught-up line and equal object counts: empty index shards stay in
+    /// `init`, so callers may want to weigh this against object counts before alerting.
+    pub fn init_shards(&self) -> Option<u32> {
+        let (full, total) = self.full_shards?;
+        let (inc, _) = self.incremental_shards?;
+        Some(total.saturating_sub(full).saturating_sub(inc))
+    }
+
     /// Applies one line of a source block (also used for Tentacle JSON `status`/`error`).
     fn apply(&mut self, line: &str) -> bool {
         match line {
@@ -609,6 +619,10 @@ mod tests {
             st.sources.first().and_then(BucketSource::caught_up),
             Some(true)
         );
+        assert_eq!(
+            st.sources.first().and_then(BucketSource::init_shards),
+            Some(0)
+        );
     }
 
     #[test]
@@ -645,6 +659,7 @@ mod tests {
             }
         );
         assert_eq!(src.caught_up(), Some(false));
+        assert_eq!(src.init_shards(), Some(1));
     }
 
     #[test]
@@ -864,6 +879,8 @@ mod tests {
                 .collect::<Vec<_>>(),
             vec![Some(false), Some(true), Some(false), Some(false), None]
         );
+        // No per-shard counts from Reef on.
+        assert!(st.sources.iter().all(|s| s.init_shards().is_none()));
     }
 
     #[test]
