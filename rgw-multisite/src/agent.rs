@@ -137,7 +137,12 @@ impl Agent {
     /// Runs one full cycle. Returns true when every collector succeeded.
     pub async fn cycle(&self) -> bool {
         let t = &self.telemetry;
-        let topo = t.run_collector("topology", self.collect_topology()).await;
+        // The master's exporter runs its own topology collector and hands over the names.
+        let topo = if self.cfg.topology {
+            t.run_collector("topology", self.collect_topology()).await
+        } else {
+            Some(())
+        };
         let view = t
             .run_collector("sync_status", self.collect_sync_status())
             .await;
