@@ -440,6 +440,11 @@ impl AdminClient {
     }
 }
 
+/// Checks that `endpoint` can be used (http or https URL with a host, no credentials).
+pub fn validate_endpoint(endpoint: &str) -> Result<(), RestError> {
+    admin_url(endpoint, "/admin/bucket", &[]).map(|_| ())
+}
+
 /// The URL to request, the `host` header value, and the encoded path that gets signed.
 fn admin_url(
     endpoint: &str,
