@@ -80,6 +80,19 @@ fn main() -> ExitCode {
         Err(e) => return fail(&e),
     };
     rgw_multisite::config::init_logging(&settings.log_level, &settings.log_format);
+    // Keys and TLS are checked now too, so a bad key file fails before the port is bound.
+    let rest = if matches!(cli.mode, Some(Mode::Init { .. })) {
+        None
+    } else {
+        match settings.credentials() {
+            Ok(Some(creds)) => match AdminClient::new(creds, settings.rest.clone()) {
+                Ok(c) => Some(c),
+                Err(e) => return fail(&format!("admin API client: {e}")),
+            },
+            Ok(None) => None,
+            Err(e) => return fail(&e),
+        }
+    };
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -91,7 +104,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match rt.block_on(run(cli, settings)) {
+    match rt.block_on(run(cli, settings, rest)) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -105,7 +118,7 @@ fn fail(e: &dyn std::fmt::Display) -> ExitCode {
     ExitCode::from(2)
 }
 
-async fn run(cli: Cli, settings: Settings) -> anyhow::Result<ExitCode> {
+async fn run(cli: Cli, settings: Settings, rest: Option<AdminClient>) -> anyhow::Result<ExitCode> {
     let base = split_command(&settings.radosgw_admin_command)
         .map_err(|e| anyhow::anyhow!("--radosgw-admin.command: {e}"))?;
     let timeout = settings.radosgw_admin_timeout;
@@ -117,14 +130,6 @@ async fn run(cli: Cli, settings: Settings) -> anyhow::Result<ExitCode> {
         return init(&rgw, &settings, path, *force).await;
     }
 
-    // Keys and TLS are checked now, so a bad key file fails before the port is bound.
-    let rest = match settings.credentials()? {
-        Some(creds) => Some(
-            AdminClient::new(creds, settings.rest.clone())
-                .map_err(|e| anyhow::anyhow!("admin API client: {e}"))?,
-        ),
-        None => None,
-    };
     let telemetry = Telemetry::new(env!("CARGO_PKG_VERSION"), "primary", "topology");
     let agent = Agent::new(
         rgw.clone(),
