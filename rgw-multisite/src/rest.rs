@@ -349,7 +349,8 @@ impl AdminClient {
         .await
     }
 
-    /// A signed GET of `path` (below the endpoint's own path) with `query`.
+    /// A signed GET of `path` (below the endpoint's own path) with `query`; a non-2xx
+    /// answer is an error carrying RGW's error code.
     pub async fn get(
         &self,
         endpoint: &str,
@@ -357,6 +358,28 @@ impl AdminClient {
         query: &[(&str, &str)],
     ) -> Result<RestResponse, RestError> {
         let start = Instant::now();
+        let (status, body) = self.get_raw(endpoint, path, query).await?;
+        if !(200..300).contains(&status) {
+            let code = error_code(&body);
+            return Err(if status == 401 || status == 403 {
+                RestError::Auth { status, code }
+            } else {
+                RestError::Http { status, code }
+            });
+        }
+        Ok(RestResponse {
+            body,
+            duration: start.elapsed(),
+        })
+    }
+
+    /// A signed GET returning the status and body whatever the status (for captures).
+    pub async fn get_raw(
+        &self,
+        endpoint: &str,
+        path: &str,
+        query: &[(&str, &str)],
+    ) -> Result<(u16, String), RestError> {
         let (url, host, full_path) = admin_url(endpoint, path, query)?;
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -391,26 +414,9 @@ impl AdminClient {
             .send()
             .await
             .map_err(|e| self.classify(&e))?;
-        let status = resp.status();
+        let status = resp.status().as_u16();
         let body = self.read_body(resp).await?;
-        if !status.is_success() {
-            let code = error_code(&body);
-            return Err(if status.as_u16() == 401 || status.as_u16() == 403 {
-                RestError::Auth {
-                    status: status.as_u16(),
-                    code,
-                }
-            } else {
-                RestError::Http {
-                    status: status.as_u16(),
-                    code,
-                }
-            });
-        }
-        Ok(RestResponse {
-            body,
-            duration: start.elapsed(),
-        })
+        Ok((status, body))
     }
 
     async fn read_body(&self, mut resp: reqwest::Response) -> Result<String, RestError> {
