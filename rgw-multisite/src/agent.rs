@@ -68,6 +68,9 @@ struct BucketObs {
     total: Option<u32>,
     behind_shards: Vec<u32>,
     behind_count: u32,
+    /// Shards still in `init` (Pacific/Quincy): normal for index shards that never took a
+    /// write, so not counted as behind; a hint to compare object counts.
+    init_shards: Option<u32>,
     /// None: the status could not be told (cut short, error, unknown format).
     caught_up: Option<bool>,
     disabled: bool,
@@ -822,10 +825,17 @@ impl Agent {
                 )
                 .set(&[l[0], l[1], l[2], ("shard", &shard.to_string())], 1.0);
             }
+            if let Some(n) = o.init_shards {
+                m.gauge(
+                    "rgw_multisite_bucket_sync_init_shards",
+                    "Bucket index shards still in init (Pacific/Quincy): normal for shards that never took a write.",
+                )
+                .set(&l, n.into());
+            }
             if let Some(c) = o.caught_up {
                 m.gauge(
                     "rgw_multisite_bucket_sync_caught_up",
-                    "1 when `bucket sync status` says caught up and no shard is still in init; 0 when behind.",
+                    "1 when `bucket sync status` says caught up with no shard behind or in full sync; 0 when behind.",
                 )
                 .set(&l, if c { 1.0 } else { 0.0 });
             }
@@ -913,6 +923,7 @@ fn observe(s: &BucketSource, now: f64) -> BucketObs {
         total,
         behind_count: s.behind_count.unwrap_or(s.behind_shards.len() as u32),
         behind_shards: s.behind_shards.clone(),
+        init_shards: s.init_shards(),
         caught_up: s.caught_up(),
         disabled: matches!(s.state, BucketSourceState::Stopped),
         observed_at: now,

@@ -40,7 +40,7 @@ fn behind_scenario_reports_shards_lag_and_buckets() {
             m,
             r#"rgw_multisite_metadata_sync_shards_behind{zone="us-west"}"#
         ),
-        Some(3.0)
+        Some(2.0)
     );
     assert!(
         value(m, &format!("rgw_multisite_buckets_behind{l}")).unwrap_or(0.0) >= 1.0,
