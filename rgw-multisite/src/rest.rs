@@ -519,22 +519,28 @@ fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
 }
 
 fn is_tls_error(e: &(dyn std::error::Error + 'static)) -> bool {
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(s) = cur {
-        if s.downcast_ref::<rustls::Error>().is_some() {
+    has_rustls_error(e, 0)
+}
+
+/// Walks `source()` and into `io::Error`s (hyper and tokio-rustls nest them, and an
+/// `io::Error`'s `source()` skips the error it wraps) looking for a `rustls::Error`.
+fn has_rustls_error(e: &(dyn std::error::Error + 'static), depth: usize) -> bool {
+    if depth > 16 {
+        return false;
+    }
+    if e.downcast_ref::<rustls::Error>().is_some() {
+        return true;
+    }
+    if let Some(inner) = e
+        .downcast_ref::<std::io::Error>()
+        .and_then(std::io::Error::get_ref)
+    {
+        let inner: &(dyn std::error::Error + 'static) = inner;
+        if has_rustls_error(inner, depth + 1) {
             return true;
         }
-        if let Some(io) = s.downcast_ref::<std::io::Error>() {
-            if io
-                .get_ref()
-                .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
-            {
-                return true;
-            }
-        }
-        cur = s.source();
     }
-    false
+    e.source().is_some_and(|s| has_rustls_error(s, depth + 1))
 }
 
 // ---------------------------------------------------------------------------------------
