@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2034  # variables are used by the scripts that source this file
 # Shared helpers for the lab scripts (lab/up, lab/down, lab/fault, ...).
 # Sourced, never executed. Callers set `set -euo pipefail` themselves.
 
