@@ -234,10 +234,9 @@ pub fn replica_exclusion(master: &Zone, replica: &Zone) -> Option<&'static str> 
 impl TopologyView {
     pub fn from_period(period: Period) -> TopologyView {
         let mut v = TopologyView::default();
-        for (zg, z) in period.zones() {
+        for (_, z) in period.zones() {
             v.names.insert(z.id.clone(), z.name.clone());
             v.endpoints.insert(z.name.clone(), z.endpoints.clone());
-            let _ = zg;
         }
         for zg in &period.zonegroups {
             let Some(master) = zg.zones.iter().find(|z| z.id == zg.master_zone) else {
