@@ -626,32 +626,19 @@ impl Agent {
                     .map(|(k, _)| k.clone()),
             );
         }
-        // 2. The sweep's share of this cycle: whole buckets, every source in one call.
+        // 2. The sweep's share of this cycle, read from every syncing source. One call per
+        // bucket and source, like the targeted reads (and the lab captures) use.
         let sweep = self.next_sweep_slice().await?;
-        let targeted_names: BTreeSet<&String> = targeted.iter().map(|(_, b)| b).collect();
-        let sweep: Vec<String> = sweep
-            .into_iter()
-            .filter(|b| !targeted_names.contains(b))
-            .collect();
-
-        enum Job {
-            One(String, String),
-            All(String),
-        }
-        let jobs: Vec<Job> = targeted
+        let jobs: BTreeSet<(String, String)> = sweep
             .iter()
-            .map(|(s, b)| Job::One(s.clone(), b.clone()))
-            .chain(sweep.into_iter().map(Job::All))
+            .flat_map(|b| view.sources.iter().map(move |s| (s.clone(), b.clone())))
+            .chain(targeted)
             .collect();
         let attempted = jobs.len();
         let results = stream::iter(jobs)
-            .map(|job| async move {
-                let (bucket, src) = match &job {
-                    Job::One(s, b) => (b.clone(), Some(s.clone())),
-                    Job::All(b) => (b.clone(), None),
-                };
-                let res = self.check_bucket(&bucket, src.as_deref()).await;
-                (bucket, src, res)
+            .map(|(src, bucket)| async move {
+                let res = self.check_bucket(&bucket, Some(&src)).await;
+                (bucket, Some(src), res)
             })
             .buffer_unordered(self.cfg.concurrency.max(1))
             .collect::<Vec<_>>()
@@ -706,7 +693,7 @@ impl Agent {
                 return Err(e);
             }
         }
-        Ok((self.bucket_metrics(view, now), ()))
+        Ok((self.bucket_metrics(view, now, error_buckets), ()))
     }
 
     /// The next slice of the sweep; refreshes `bucket list` when a pass is complete.
@@ -772,7 +759,12 @@ impl Agent {
         Ok(BucketCheck::Sources(parsed.sources, parsed.sync_disabled))
     }
 
-    fn bucket_metrics(&self, view: &SyncView, now: f64) -> MetricSet {
+    fn bucket_metrics(
+        &self,
+        view: &SyncView,
+        now: f64,
+        error_buckets: &BTreeSet<(String, String)>,
+    ) -> MetricSet {
         let z = view.zone.as_str();
         let st = lock(&self.state);
         let mut m = MetricSet::new();
@@ -792,7 +784,10 @@ impl Agent {
                 None => *unknown.entry(s).or_insert(0) += 1,
                 Some(true) => {}
             }
-            if !(self.cfg.all_buckets || o.caught_up != Some(true)) {
+            // Per-bucket series: lagging, unknown or erroring buckets (all with the flag).
+            let key = (src.clone(), bucket.clone());
+            if !(self.cfg.all_buckets || o.caught_up != Some(true) || error_buckets.contains(&key))
+            {
                 continue;
             }
             let l = [("zone", z), ("source_zone", s), ("bucket", bucket.as_str())];

@@ -163,10 +163,16 @@ pub async fn run_checks(rgw: &RadosgwAdmin, zone: Option<&str>, agent: bool) -> 
             "bucket list parses",
             buckets.map(|b| format!("{} bucket(s)", b.len())),
         );
-        if let Some(b) = first {
+        let source = status
+            .as_ref()
+            .ok()
+            .and_then(|s| s.sources.first())
+            .map(|s| s.name.clone().unwrap_or_else(|| s.id.clone()));
+        if let (Some(b), Some(src)) = (first, source) {
             let arg = format!("--bucket={b}");
+            let sz = format!("--source-zone={src}");
             let r = c
-                .call(&["bucket", "sync", "status", &arg])
+                .call(&["bucket", "sync", "status", &arg, &sz])
                 .await
                 .and_then(|o| {
                     parse_bucket_sync_status(&o.stdout)
