@@ -151,7 +151,16 @@ impl Agent {
             .await;
         let mut ok = topo.is_some() && view.is_some();
         let Some(view) = view else {
-            // Without the zone's own view nothing else can be labelled correctly.
+            // Without the zone's own view nothing else can be labelled correctly; the
+            // dependent collectors' old series must not be served stale.
+            for (on, name) in [
+                (self.cfg.sync_errors, "sync_errors"),
+                (self.cfg.bucket_sync, "bucket_sync"),
+            ] {
+                if on {
+                    t.skip_collector(name, "sync status failed");
+                }
+            }
             t.set_ready();
             return false;
         };
@@ -1172,5 +1181,20 @@ mod tests {
             text.contains(&format!("rgw_multisite_buckets_behind{{{l}}} 1\n")),
             "{text}"
         );
+
+        // sync status fails: nothing that depends on it is served stale.
+        fake.on(
+            argv(&["sync", "status"]),
+            1,
+            "",
+            "failed to fetch mon config",
+        );
+        assert!(!a.cycle().await);
+        let text = a.telemetry().exposition();
+        assert!(!text.contains("rgw_multisite_sync_errors{"), "{text}");
+        assert!(!text.contains("rgw_multisite_buckets_behind"), "{text}");
+        assert!(text.contains("rgw_multisite_collector_success{collector=\"sync_errors\"} 0\n"));
+        assert!(text.contains("rgw_multisite_collector_success{collector=\"bucket_sync\"} 0\n"));
+        assert!(text.contains("rgw_multisite_up 0\n"));
     }
 }

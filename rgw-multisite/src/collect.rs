@@ -159,6 +159,23 @@ impl Telemetry {
         value
     }
 
+    /// Marks a collector that could not run (its input failed): success 0, series dropped,
+    /// last success kept. Nothing is counted in `command_errors_total`: no command ran.
+    pub fn skip_collector(&self, name: &str, reason: &str) {
+        tracing::debug!(collector = name, reason, "collector skipped");
+        let mut s = lock(&self.state);
+        let last_success = s.collectors.get(name).and_then(|c| c.last_success);
+        s.collectors.insert(
+            name.to_string(),
+            CollectorState {
+                last_success,
+                ..CollectorState::default()
+            },
+        );
+        drop(s);
+        self.publish();
+    }
+
     /// Rebuilds the exposition from the latest state of every collector.
     pub fn publish(&self) {
         let s = lock(&self.state);

@@ -89,6 +89,7 @@ fn missing_binary_fails_once_with_a_clear_message_and_metrics() {
         Some(1.0),
         "{stdout}"
     );
+    assert_golden("agent/no-radosgw-admin.prom", &normalize(&stdout));
     assert!(
         stderr.contains("could not start /nonexistent/radosgw-admin"),
         "{stderr}"

@@ -1483,3 +1483,34 @@ fn grafana_provisioning_names_the_datasource_and_the_dashboards_folder() {
         );
     }
 }
+
+/// Metric family names in the exporters' golden expositions (`tests/golden/{agent,exporter}`).
+fn emitted_names() -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    for dir in ["agent", "exporter"] {
+        for f in files(&repo().join("tests/golden").join(dir), ".prom") {
+            for l in read(&f).lines() {
+                if let Some(rest) = l.strip_prefix("# TYPE ") {
+                    if let Some(n) = rest.split_whitespace().next() {
+                        names.insert(n.to_string());
+                    }
+                }
+            }
+        }
+    }
+    names
+}
+
+/// Rules and dashboards use only contract names (tests above); every contract name must be
+/// one the exporters really emit on some lab capture, so rules and dashboards query real
+/// series, not just agreed names.
+#[test]
+fn every_contract_metric_is_emitted_by_an_exporter_on_a_lab_capture() {
+    let emitted = emitted_names();
+    assert!(emitted.len() > 20, "golden files missing: {emitted:?}");
+    let missing: Vec<String> = contract().difference(&emitted).cloned().collect();
+    assert!(
+        missing.is_empty(),
+        "in alerts/metrics-contract.txt but in no golden exposition under tests/golden: {missing:?}"
+    );
+}
