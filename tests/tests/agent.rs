@@ -1,4 +1,6 @@
 //! End-to-end tests of the agent binary against the replay stub and lab captures.
+// Test code: failing loudly is the point.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use e2e_tests::{assert_golden, capture_scenarios, normalize, run_once_against, value};
 

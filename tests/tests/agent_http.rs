@@ -1,5 +1,7 @@
 //! The agent binary as a server: readiness, content type, and scrapes that never run
 //! radosgw-admin.
+// Test code: failing loudly is the point.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};

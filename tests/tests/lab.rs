@@ -1,6 +1,8 @@
 //! Against the real lab cluster (run by `.ci/lab-stage` with `--ignored`, lab up): the agent
 //! sees a stopped zone as behind, recovers to zero after healing, and counts injected sync
 //! errors under the right source zone.
+// Test code: failing loudly is the point.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
