@@ -80,20 +80,25 @@ impl Scenario {
         s.add("bucket stats --rgw-zone=us-east", 0, &stats_json(master));
         s.add("bucket stats --rgw-zone=us-west", 0, &stats_json(replica));
         for (b, ..) in master {
-            s.add(
-                &format!("bucket sync info --bucket={b} --rgw-zone=us-east"),
-                0,
-                &format!(
-                    "         bucket :{b}[x])\n\n    source zone e9bfab5d-a530-4a65-af46-832ad0a0f78e\n         bucket :{b}[x])\n"
-                ),
-            );
-            s.add(
-                &format!("sync info --bucket={b} --rgw-zone=us-east"),
-                0,
-                r#"{"sources": [], "dests": [{"id": "all", "source": {"zone": "us-east", "bucket": "b"}, "dest": {"zone": "us-west", "bucket": "b"}}]}"#,
-            );
+            s.replicating(b);
         }
         s
+    }
+
+    /// `bucket sync info` and `sync info` answers on the master: `b` replicates to us-west.
+    pub fn replicating(&mut self, b: &str) {
+        self.add(
+            &format!("bucket sync info --bucket={b} --rgw-zone=us-east"),
+            0,
+            &format!(
+                "         bucket :{b}[x])\n\n    source zone e9bfab5d-a530-4a65-af46-832ad0a0f78e\n         bucket :{b}[x])\n"
+            ),
+        );
+        self.add(
+            &format!("sync info --bucket={b} --rgw-zone=us-east"),
+            0,
+            r#"{"sources": [], "dests": [{"id": "all", "source": {"zone": "us-east", "bucket": "b"}, "dest": {"zone": "us-west", "bucket": "b"}}]}"#,
+        );
     }
 
     /// Adds (or replaces) the answer for a stub key.
