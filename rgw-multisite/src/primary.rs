@@ -1704,4 +1704,80 @@ mod tests {
             "{text}"
         );
     }
+
+    #[tokio::test]
+    async fn each_zonegroup_is_compared_with_its_own_master() {
+        let period = r#"{
+            "id": "p1", "epoch": 9, "realm_id": "r1", "realm_name": "lab",
+            "master_zonegroup": "zg1", "master_zone": "id-east",
+            "period_map": {"zonegroups": [
+                {"id": "zg1", "name": "zg1", "is_master": "true", "master_zone": "id-east",
+                 "zones": [{"id": "id-east", "name": "us-east", "endpoints": ["http://e:80"]},
+                           {"id": "id-west", "name": "us-west", "endpoints": ["http://w:80"]}]},
+                {"id": "zg2", "name": "zg2", "is_master": "false", "master_zone": "id-north",
+                 "zones": [{"id": "id-north", "name": "north", "endpoints": ["http://n:80"]},
+                           {"id": "id-south", "name": "south", "endpoints": ["http://s:80"]}]}
+            ]}
+        }"#;
+        // Bucket metadata is realm-wide: every zone lists both zonegroups' buckets.
+        let listing = |a: u64, n: u64| {
+            format!(
+                r#"[{{"bucket": "a", "zonegroup": "zg1", "id": "i.a", "usage": {{"rgw.main": {{"num_objects": {a}, "size": {a}}}}}}},
+                    {{"bucket": "n", "zonegroup": "zg2", "id": "i.n", "usage": {{"rgw.main": {{"num_objects": {n}, "size": {n}}}}}}}]"#
+            )
+        };
+        let fake = Arc::new(
+            Fake::default()
+                .on("period get --rgw-zone=us-east", 0, period)
+                .on("bucket stats --rgw-zone=us-east", 0, &listing(10, 0))
+                .on("bucket stats --rgw-zone=us-west", 0, &listing(5, 0))
+                .on("bucket stats --rgw-zone=north", 0, &listing(0, 10))
+                .on("bucket stats --rgw-zone=south", 0, &listing(0, 10))
+                .on("bucket sync info --bucket=a --rgw-zone=us-east", 0, ENABLED)
+                .on(
+                    "sync info --bucket=a --rgw-zone=us-east",
+                    0,
+                    &sync_info(&["us-west"]),
+                ),
+        );
+        let p = primary(fake.clone(), PrimaryConfig::default());
+        assert!(p.cycle(None).await);
+        let text = p.telemetry().exposition();
+        // us-west: only bucket a (half there); south: only bucket n (all there), although
+        // each zone's listing shows the other zonegroup's bucket with other counts.
+        assert_eq!(
+            lines(&text, "rgw_multisite_buckets{"),
+            vec![
+                r#"rgw_multisite_buckets{zone="south",priority="high"} 0"#,
+                r#"rgw_multisite_buckets{zone="south",priority="low"} 0"#,
+                r#"rgw_multisite_buckets{zone="south",priority="medium"} 0"#,
+                r#"rgw_multisite_buckets{zone="south",priority="synced"} 1"#,
+                r#"rgw_multisite_buckets{zone="us-west",priority="high"} 1"#,
+                r#"rgw_multisite_buckets{zone="us-west",priority="low"} 0"#,
+                r#"rgw_multisite_buckets{zone="us-west",priority="medium"} 0"#,
+                r#"rgw_multisite_buckets{zone="us-west",priority="synced"} 0"#,
+            ]
+        );
+        assert_eq!(
+            lines(&text, "rgw_multisite_zone_info{"),
+            vec![
+                r#"rgw_multisite_zone_info{zone="north",zone_id="id-north",zonegroup="zg2",realm="lab",master="true"} 1"#,
+                r#"rgw_multisite_zone_info{zone="south",zone_id="id-south",zonegroup="zg2",realm="lab",master="false"} 1"#,
+                r#"rgw_multisite_zone_info{zone="us-east",zone_id="id-east",zonegroup="zg1",realm="lab",master="true"} 1"#,
+                r#"rgw_multisite_zone_info{zone="us-west",zone_id="id-west",zonegroup="zg1",realm="lab",master="false"} 1"#,
+            ]
+        );
+        assert!(
+            text.contains("rgw_multisite_zone_objects{zone=\"north\"} 10\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("rgw_multisite_zone_objects{zone=\"us-east\"} 10\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("rgw_multisite_period_epoch{realm=\"lab\"} 9\n"),
+            "{text}"
+        );
+    }
 }
