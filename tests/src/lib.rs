@@ -197,3 +197,40 @@ pub fn value(exposition: &str, series: &str) -> Option<f64> {
         .find(|(s, _)| s == series)
         .map(|(_, v)| v)
 }
+
+/// The running lab (`lab/up`): its env file and its scripts.
+pub mod lab {
+    use std::collections::HashMap;
+    use std::path::PathBuf;
+    use std::process::Command;
+
+    pub fn repo() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+    }
+
+    /// `KEY=VALUE` lines of the lab's env file (`$LAB_STATE/env`, default `lab/state/env`).
+    pub fn env() -> HashMap<String, String> {
+        let state = std::env::var("LAB_STATE")
+            .map(PathBuf::from)
+            .unwrap_or_else(|_| repo().join("lab/state"));
+        let text = std::fs::read_to_string(state.join("env"))
+            .unwrap_or_else(|e| panic!("the lab is not up ({e}); run lab/up first"));
+        text.lines()
+            .filter(|l| !l.trim_start().starts_with('#'))
+            .filter_map(|l| l.split_once('='))
+            .filter(|(k, _)| !k.contains(' ') && !k.is_empty())
+            .map(|(k, v)| (k.to_string(), v.trim().trim_matches('\'').to_string()))
+            .collect()
+    }
+
+    /// Runs `lab/<script> args...`, panicking if it fails.
+    pub fn run(args: &[&str]) {
+        let (script, rest) = args.split_first().expect("a lab script");
+        let st = Command::new("bash")
+            .arg(repo().join("lab").join(script))
+            .args(rest)
+            .status()
+            .expect("run a lab script");
+        assert!(st.success(), "lab/{} failed", args.join(" "));
+    }
+}

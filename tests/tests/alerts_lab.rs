@@ -10,39 +10,12 @@
 // Test code: failing loudly is the point.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn lab_env() -> HashMap<String, String> {
-    let state = std::env::var("LAB_STATE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| repo().join("lab/state"));
-    let text = std::fs::read_to_string(state.join("env"))
-        .unwrap_or_else(|e| panic!("the lab is not up ({e}); run lab/up first"));
-    text.lines()
-        .filter_map(|l| l.split_once('='))
-        .filter(|(k, _)| !k.starts_with('#') && !k.contains(' '))
-        .map(|(k, v)| (k.to_string(), v.trim_matches('\'').to_string()))
-        .collect()
-}
-
-fn lab(args: &[&str]) {
-    let st = Command::new("bash")
-        .arg(repo().join("lab").join(args[0]))
-        .args(&args[1..])
-        .status()
-        .unwrap();
-    assert!(st.success(), "lab/{} failed", args.join(" "));
-}
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -103,7 +76,10 @@ fn webhook(port: u16) -> Arc<Mutex<Vec<String>>> {
 /// The shipped rule files with every `for:` shortened to 10s.
 fn shortened_rules(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
-    for e in std::fs::read_dir(repo().join("alerts")).unwrap().flatten() {
+    for e in std::fs::read_dir(e2e_tests::lab::repo().join("alerts"))
+        .unwrap()
+        .flatten()
+    {
         let p = e.path();
         let name = p.file_name().unwrap().to_string_lossy().into_owned();
         if !(name.ends_with(".rules.yml") || name.ends_with(".alerts.yml")) {
@@ -143,7 +119,7 @@ fn http_get(port: u16, path: &str) -> String {
 #[test]
 #[ignore = "needs the real lab: lab/up, then cargo test -p e2e-tests --test alerts_lab -- --ignored"]
 fn a_bucket_created_while_the_replica_is_down_pages_through_alertmanager() {
-    let env = lab_env();
+    let env = e2e_tests::lab::env();
     let work = std::env::temp_dir().join(format!("alerts-lab-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(&work).unwrap();
@@ -170,7 +146,7 @@ fn a_bucket_created_while_the_replica_is_down_pages_through_alertmanager() {
         ]),
     );
 
-    let am_config = std::fs::read_to_string(repo().join("alerts/alertmanager.yml"))
+    let am_config = std::fs::read_to_string(e2e_tests::lab::repo().join("alerts/alertmanager.yml"))
         .unwrap()
         .replace("127.0.0.1:9095", &format!("127.0.0.1:{hook_port}"))
         .replace("group_wait: 30s", "group_wait: 2s");
@@ -209,7 +185,7 @@ fn a_bucket_created_while_the_replica_is_down_pages_through_alertmanager() {
     );
 
     let bucket = format!("alert-{}", std::process::id());
-    lab(&["fault", "bucket-while-down", &bucket]);
+    e2e_tests::lab::run(&["fault", "bucket-while-down", &bucket]);
     let start = Instant::now();
     let page = loop {
         let found = notifications.lock().unwrap().iter().find_map(|n| {
@@ -231,7 +207,7 @@ fn a_bucket_created_while_the_replica_is_down_pages_through_alertmanager() {
             let alerts = http_get(prom_port, "/api/v1/alerts");
             let exp = http_get(exporter_port, "/metrics");
             let lines: Vec<&str> = exp.lines().filter(|l| l.contains(&bucket)).collect();
-            lab(&["heal", "bucket-while-down", &bucket]);
+            e2e_tests::lab::run(&["heal", "bucket-while-down", &bucket]);
             panic!(
                 "no page for {bucket} within 6 minutes.\nPrometheus alerts: {alerts}\n\
                  exporter lines for the bucket: {lines:#?}\nnotifications: {:#?}",
@@ -259,6 +235,6 @@ fn a_bucket_created_while_the_replica_is_down_pages_through_alertmanager() {
             .is_some_and(|u| u.contains("runbook.md#")),
         "{alert:#}"
     );
-    lab(&["heal", "bucket-while-down", &bucket]);
+    e2e_tests::lab::run(&["heal", "bucket-while-down", &bucket]);
     let _ = std::fs::remove_dir_all(&work);
 }

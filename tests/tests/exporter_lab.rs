@@ -17,29 +17,10 @@ use e2e_tests::value;
 const EXPORTER: &str = "rgw-multisite-exporter";
 const RO_USER: &str = "rgw-exporter-ro";
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// `KEY=VALUE` lines of the lab's env file (`LAB_STATE` or `lab/state`).
-fn lab_env() -> HashMap<String, String> {
-    let state = std::env::var("LAB_STATE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| repo().join("lab/state"));
-    let text = std::fs::read_to_string(state.join("env"))
-        .unwrap_or_else(|e| panic!("the lab is not up ({e}); run lab/up first"));
-    text.lines()
-        .filter(|l| !l.trim_start().starts_with('#'))
-        .filter_map(|l| l.split_once('='))
-        .filter(|(k, _)| !k.contains(' ') && !k.is_empty())
-        .map(|(k, v)| (k.to_string(), v.trim().trim_matches('\'').to_string()))
-        .collect()
-}
-
 fn lab(args: &[&str]) {
     let t = Instant::now();
     let st = Command::new("bash")
-        .arg(repo().join("lab").join(args[0]))
+        .arg(e2e_tests::lab::repo().join("lab").join(args[0]))
         .args(&args[1..])
         .status()
         .unwrap();
@@ -226,7 +207,7 @@ fn series(metric: &str, bucket: &str) -> String {
 fn assert_no_active_faults() {
     let faults = std::env::var("LAB_STATE")
         .map(PathBuf::from)
-        .unwrap_or_else(|_| repo().join("lab/state"))
+        .unwrap_or_else(|_| e2e_tests::lab::repo().join("lab/state"))
         .join("faults");
     let active: Vec<String> = std::fs::read_dir(&faults)
         .map(|rd| {
@@ -244,7 +225,7 @@ fn assert_no_active_faults() {
 #[test]
 #[ignore = "needs the real lab: lab/up, then cargo test -p e2e-tests --test exporter_lab -- --ignored"]
 fn exporter_in_rest_mode_against_the_lab() {
-    let env = lab_env();
+    let env = e2e_tests::lab::env();
     assert_no_active_faults();
     let (access, secret) = ro_user(&env);
     let good = RestSetup::new("good", &access, &secret);

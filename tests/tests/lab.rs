@@ -7,38 +7,10 @@
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use e2e_tests::{samples, value};
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn lab_env() -> HashMap<String, String> {
-    let state = std::env::var("LAB_STATE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| repo().join("lab/state"));
-    let text = std::fs::read_to_string(state.join("env"))
-        .unwrap_or_else(|e| panic!("the lab is not up ({e}); run lab/up first"));
-    text.lines()
-        .filter_map(|l| l.split_once('='))
-        .filter(|(k, _)| !k.starts_with('#') && !k.contains(' '))
-        .map(|(k, v)| (k.to_string(), v.trim_matches('\'').to_string()))
-        .collect()
-}
-
-fn lab(args: &[&str]) {
-    let script = repo().join("lab").join(args[0]);
-    let st = Command::new("bash")
-        .arg(script)
-        .args(&args[1..])
-        .status()
-        .unwrap();
-    assert!(st.success(), "lab/{} failed", args.join(" "));
-}
 
 struct Exporter {
     child: Child,
@@ -127,7 +99,7 @@ fn num(m: &str, series: &str) -> f64 {
 #[test]
 #[ignore = "needs the real lab: lab/up, then cargo test -p e2e-tests --test lab -- --ignored"]
 fn agent_reports_a_stopped_zone_recovery_and_injected_errors() {
-    let env = lab_env();
+    let env = e2e_tests::lab::env();
     let agent = Exporter::start(
         "rgw-multisite-agent-exporter",
         &[
@@ -147,7 +119,7 @@ fn agent_reports_a_stopped_zone_recovery_and_injected_errors() {
     });
 
     // us-west stops pulling while us-east takes writes.
-    lab(&["fault", "zone-down", "us-west"]);
+    e2e_tests::lab::run(&["fault", "zone-down", "us-west"]);
     put_objects(&env, "bucket-1", 30, "behind-a");
     put_objects(&env, "bucket-2", 30, "behind-b");
     let m = agent.wait_for("behind with lag and lagging buckets", minutes(4), |m| {
@@ -168,7 +140,7 @@ fn agent_reports_a_stopped_zone_recovery_and_injected_errors() {
     assert!(num(&m, &format!("rgw_multisite_buckets_behind{{{SRC}}}")) >= 2.0);
     assert_eq!(num(&m, "rgw_multisite_up"), 1.0);
 
-    lab(&["heal", "zone-down", "us-west"]);
+    e2e_tests::lab::run(&["heal", "zone-down", "us-west"]);
     agent.wait_for("back to zero after healing", minutes(5), |m| {
         num(
             m,
@@ -179,7 +151,7 @@ fn agent_reports_a_stopped_zone_recovery_and_injected_errors() {
     });
 
     // Injected fetch errors land in the error log under the source zone's name.
-    lab(&["fault", "inject-errors"]);
+    e2e_tests::lab::run(&["fault", "inject-errors"]);
     let m = agent.wait_for("sync errors counted", minutes(4), |m| {
         samples(m).iter().any(|(s, v)| {
             s.starts_with("rgw_multisite_sync_errors{") && s.contains(SRC) && *v > 0.0
@@ -194,5 +166,5 @@ fn agent_reports_a_stopped_zone_recovery_and_injected_errors() {
         "{m}"
     );
     assert!(!m.contains("source_zone=\"unknown\""), "{m}");
-    lab(&["heal", "inject-errors"]);
+    e2e_tests::lab::run(&["heal", "inject-errors"]);
 }
