@@ -140,43 +140,17 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", cli.listen))?;
     tracing::info!(address = %cli.listen, path = %cli.common.web_telemetry_path, "listening");
-    let interval = cli.common.collection_interval;
-    let collector = agent.clone();
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(interval);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            let start = std::time::Instant::now();
-            let ok = collector.cycle().await;
-            tracing::info!(
-                ok,
-                duration_seconds = start.elapsed().as_secs_f64(),
-                "collection cycle finished"
-            );
-        }
-    });
-    let app = rgw_multisite::serve::router(
+    rgw_multisite::serve::run_until_signal(
+        listener,
         telemetry,
         &cli.common.web_telemetry_path,
         "RGW multisite agent exporter",
-    );
-    rgw_multisite::serve::serve(listener, app, shutdown_signal()).await?;
+        cli.common.collection_interval,
+        move || {
+            let agent = agent.clone();
+            async move { agent.cycle().await }
+        },
+    )
+    .await?;
     Ok(ExitCode::SUCCESS)
-}
-
-async fn shutdown_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = tokio::signal::ctrl_c() => {}
-            }
-        }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
-    tracing::info!("shutting down");
 }

@@ -177,29 +177,19 @@ async fn run(cli: Cli, settings: Settings, rest: Option<AdminClient>) -> anyhow:
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.listen))?;
     tracing::info!(address = %settings.listen, path = %settings.telemetry_path, mode = settings.primary.mode.as_str(), "listening");
-    let interval = settings.collection_interval;
-    let collector = primary.clone();
     let agent = Arc::new(agent);
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(interval);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            let start = std::time::Instant::now();
-            let ok = collector.cycle(Some(&agent)).await;
-            tracing::info!(
-                ok,
-                duration_seconds = start.elapsed().as_secs_f64(),
-                "collection cycle finished"
-            );
-        }
-    });
-    let app = rgw_multisite::serve::router(
+    rgw_multisite::serve::run_until_signal(
+        listener,
         telemetry,
         &settings.telemetry_path,
         "RGW multisite exporter",
-    );
-    rgw_multisite::serve::serve(listener, app, shutdown_signal()).await?;
+        settings.collection_interval,
+        move || {
+            let (primary, agent) = (primary.clone(), agent.clone());
+            async move { primary.cycle(Some(&agent)).await }
+        },
+    )
+    .await?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -253,20 +243,4 @@ async fn init(
         path.display()
     );
     Ok(ExitCode::SUCCESS)
-}
-
-async fn shutdown_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = tokio::signal::ctrl_c() => {}
-            }
-        }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
-    tracing::info!("shutting down");
 }

@@ -101,6 +101,59 @@ pub async fn serve(
         .await
 }
 
+/// Runs `cycle` every `interval` in the background (the first at once) and serves the
+/// latest exposition on `listener` until SIGTERM or Ctrl-C.
+pub async fn run_until_signal<F, Fut>(
+    listener: tokio::net::TcpListener,
+    telemetry: Arc<Telemetry>,
+    telemetry_path: &str,
+    title: &str,
+    interval: std::time::Duration,
+    cycle: F,
+) -> std::io::Result<()>
+where
+    F: Fn() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = bool> + Send,
+{
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let start = std::time::Instant::now();
+            let ok = cycle().await;
+            tracing::info!(
+                ok,
+                duration_seconds = start.elapsed().as_secs_f64(),
+                "collection cycle finished"
+            );
+        }
+    });
+    serve(
+        listener,
+        router(telemetry, telemetry_path, title),
+        shutdown_signal(),
+    )
+    .await
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+    tracing::info!("shutting down");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
