@@ -69,6 +69,10 @@ struct RunArgs {
     /// Lagging-bucket injections, each at a random point of the cycle.
     #[arg(long, default_value_t = 3)]
     trials: u32,
+    /// Two more injections at the worst point: just after the agent's `sync status`, and
+    /// just after the exporter's (whose bucket stats are read by then).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    worst_case_trials: bool,
     /// Buckets lagging all along (the steady state is not all green).
     #[arg(long, default_value_t = 10)]
     lagging: usize,
@@ -214,7 +218,8 @@ struct NaiveResult {
 
 #[derive(Debug, Serialize, Default)]
 struct Trial {
-    /// Seconds into the agent's cycle when the probes started lagging.
+    /// When the probes started lagging: `random` or `after <who>'s sync status`.
+    phase: String,
     early_bucket: String,
     late_bucket: String,
     agent_early: Option<f64>,
@@ -584,7 +589,8 @@ fn run_size(a: &RunArgs, bins: &Bins, n: usize, root: &Path) -> Result<SizeResul
 
     // Probe buckets: one among the first `naive_cap` of `bucket list`, one beyond.
     let mut probes = Vec::new();
-    for t in 0..a.trials {
+    let worst = if a.worst_case_trials { 2 } else { 0 };
+    for t in 0..a.trials + worst {
         let h = mix(a.seed ^ 0x9e0b ^ (u64::from(t) << 20));
         let cap = a.naive_cap.min(n);
         let tk = taken.clone();
@@ -838,10 +844,36 @@ fn run_size(a: &RunArgs, bins: &Bins, n: usize, root: &Path) -> Result<SizeResul
             r.render_ms_max = quantile(&times, 1.0).unwrap_or(0.0);
         }
 
-        // Detection: the probes start lagging at a random point of the cycle.
+        // Detection: the probes start lagging at a random point of the cycle, then at the
+        // worst points.
         for (t, (early, late)) in probes.iter().enumerate() {
-            let phase = (mix(a.seed ^ 0x7a5e ^ t as u64) % 1000) as f64 / 1000.0 * interval;
-            std::thread::sleep(Duration::from_secs_f64(phase));
+            let phase = match t.checked_sub(a.trials as usize) {
+                None => {
+                    let p = (mix(a.seed ^ 0x7a5e ^ t as u64) % 1000) as f64 / 1000.0 * interval;
+                    std::thread::sleep(Duration::from_secs_f64(p));
+                    "random".to_string()
+                }
+                Some(k) => {
+                    let (who, e) = if k == 0 {
+                        ("agent", &agent)
+                    } else {
+                        ("exporter", &exporter)
+                    };
+                    let count = || {
+                        read_calls(&e.calls).map_or(0, |c| {
+                            c.iter().filter(|c| c.command() == "sync status").count()
+                        })
+                    };
+                    let before = count();
+                    wait_for(
+                        Duration::from_secs_f64(3.0 * interval + 60.0),
+                        Duration::from_millis(20),
+                        || (count() > before).then_some(()),
+                    )
+                    .with_context(|| format!("{who}: no `sync status` call"))?;
+                    format!("after the {who}'s sync status")
+                }
+            };
             let t0 = now_unix();
             write_config(&state, &with_probes(early, late, t0))?;
             eprintln!("[n={n}] trial {}: {early} and {late} lag from now", t + 1);
@@ -897,6 +929,7 @@ fn run_size(a: &RunArgs, bins: &Bins, n: usize, root: &Path) -> Result<SizeResul
             }
             let f = |k: usize| w.get(k).and_then(|x| x.found);
             result.trials.push(Trial {
+                phase,
                 early_bucket: early.clone(),
                 late_bucket: late.clone(),
                 agent_early: f(0),
@@ -1014,7 +1047,13 @@ fn markdown(r: &Report, interval: f64, cap: usize) -> String {
         let all = |f: &dyn Fn(&Trial) -> Option<f64>| {
             x.trials
                 .iter()
-                .map(|t| secs(f(t)))
+                .map(|t| {
+                    if t.phase == "random" {
+                        secs(f(t))
+                    } else {
+                        format!("{} {}", secs(f(t)), t.phase)
+                    }
+                })
                 .collect::<Vec<_>>()
                 .join(", ")
         };
