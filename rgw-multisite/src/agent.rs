@@ -16,7 +16,7 @@ use crate::metrics::{now_unix, MetricSet};
 use crate::parse::bucket_sync_status::{parse_bucket_sync_status, BucketSource, BucketSourceState};
 use crate::parse::data_sync_status::parse_data_sync_shard;
 use crate::parse::period::parse_period;
-use crate::parse::sync_errors::{bucket_of_error_name, parse_sync_error_list};
+use crate::parse::sync_errors::parse_sync_error_list;
 use crate::parse::sync_status::{parse_sync_status, Health, ShardProgress, SyncStatus};
 use crate::runner::RadosgwAdmin;
 
@@ -487,7 +487,7 @@ impl Agent {
                 .unwrap_or_else(|| "unknown".to_string());
             let code = e.error_code.to_string();
             *counts.entry((src.clone(), code.clone())).or_insert(0) += 1;
-            if let Some(b) = bucket_of_error_name(&e.name) {
+            if let Some(b) = e.bucket() {
                 *per_bucket.entry((src.clone(), b.clone())).or_insert(0) += 1;
                 error_buckets.insert((src.clone(), b));
             }
