@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::common::{
     excerpt, first_char, is_log_line, json_body, parse_ceph_time, parse_fraction, parse_shard_set,
-    split_id_name, NamedId,
+    set_if, split_id_name, NamedId,
 };
 use super::ParseError;
 
@@ -230,22 +230,15 @@ impl BucketSource {
             };
         }
         if let Some(rest) = line.strip_prefix("bucket is behind on ") {
-            return match rest.strip_suffix(" shards").and_then(|n| n.parse().ok()) {
-                Some(n) => {
-                    self.behind_count = Some(n);
-                    true
-                }
-                None => false,
-            };
+            return set_if(
+                &mut self.behind_count,
+                rest.strip_suffix(" shards")
+                    .and_then(|n| n.parse().ok())
+                    .map(Some),
+            );
         }
         if let Some(rest) = line.strip_prefix("behind shards: ") {
-            return match parse_shard_set(rest) {
-                Some(s) => {
-                    self.behind_shards = s;
-                    true
-                }
-                None => false,
-            };
+            return set_if(&mut self.behind_shards, parse_shard_set(rest));
         }
         // Tentacle prints per-source errors inline (T20 bucket_source_sync_status):
         // `failed to read ...`, `bucket_source_sync_status (): missing source bucket`,

@@ -111,6 +111,17 @@ pub(crate) fn parse_fraction(s: &str) -> Option<(u32, u32)> {
     Some((a.trim().parse().ok()?, b.trim().parse().ok()?))
 }
 
+/// Stores `v` in `slot` when present; says whether it was (a line was understood).
+pub(crate) fn set_if<T>(slot: &mut T, v: Option<T>) -> bool {
+    match v {
+        Some(v) => {
+            *slot = v;
+            true
+        }
+        None => false,
+    }
+}
+
 /// Parses a Ceph timestamp into unix seconds.
 ///
 /// Accepted: `2026-11-21T22:38:33.555815+0000` (text, local time with offset),

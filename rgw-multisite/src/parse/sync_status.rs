@@ -4,7 +4,8 @@
 //! re-indent the output, and every line that matters has a unique wording (formats doc §2.7).
 
 use super::common::{
-    excerpt, is_log_line, parse_ceph_time, parse_fraction, parse_shard_set, split_id_name, NamedId,
+    excerpt, is_log_line, parse_ceph_time, parse_fraction, parse_shard_set, set_if, split_id_name,
+    NamedId,
 };
 use super::ParseError;
 
@@ -201,52 +202,32 @@ impl ShardProgress {
             return false;
         }
         if let Some(rest) = line.strip_prefix("incremental sync: ") {
-            return match rest.strip_suffix(" shards").and_then(parse_fraction) {
-                Some(f) => {
-                    self.incremental = Some(f);
-                    true
-                }
-                None => false,
-            };
+            return set_if(
+                &mut self.incremental,
+                rest.strip_suffix(" shards")
+                    .and_then(parse_fraction)
+                    .map(Some),
+            );
         }
         let behind = line
             .strip_prefix("metadata is behind on ")
             .or_else(|| line.strip_prefix("data is behind on "));
         if let Some(rest) = behind {
-            return match rest.strip_suffix(" shards").and_then(|n| n.parse().ok()) {
-                Some(n) => {
-                    self.behind_count = Some(n);
-                    true
-                }
-                None => false,
-            };
+            return set_if(
+                &mut self.behind_count,
+                rest.strip_suffix(" shards")
+                    .and_then(|n| n.parse().ok())
+                    .map(Some),
+            );
         }
         if let Some(rest) = line.strip_prefix("behind shards: ") {
-            return match parse_shard_set(rest) {
-                Some(s) => {
-                    self.behind_shards = s;
-                    true
-                }
-                None => false,
-            };
+            return set_if(&mut self.behind_shards, parse_shard_set(rest));
         }
         if let Some(rest) = line.strip_prefix("recovering shards: ") {
-            return match parse_shard_set(rest) {
-                Some(s) => {
-                    self.recovering_shards = s;
-                    true
-                }
-                None => false,
-            };
+            return set_if(&mut self.recovering_shards, parse_shard_set(rest));
         }
         if let Some(rest) = line.strip_prefix("oldest incremental change not applied: ") {
-            return match parse_oldest(rest) {
-                Some(o) => {
-                    self.oldest_change = Some(o);
-                    true
-                }
-                None => false,
-            };
+            return set_if(&mut self.oldest_change, parse_oldest(rest).map(Some));
         }
         if let Some(n) = line
             .strip_suffix(" shards are recovering")
