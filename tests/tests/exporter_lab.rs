@@ -269,8 +269,10 @@ fn exporter_in_rest_mode_against_the_lab() {
     let chk = exporter(&env, &[&cfg, "check"]);
     assert!(chk.ok, "{}\n{}", chk.stdout, chk.stderr);
     assert!(
-        chk.stdout
-            .contains("[ OK ] bucket stats of us-west (admin API http://127.0.0.1:8002)"),
+        chk.stdout.contains(&format!(
+            "[ OK ] bucket stats of us-west (admin API {})",
+            env["RGW_US_WEST_ENDPOINT"]
+        )),
         "{}",
         chk.stdout
     );
