@@ -79,6 +79,18 @@ enum Mode {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     rgw_multisite::config::init_logging(&cli.common.log_level, &cli.common.log_format);
+    // The web configuration file is checked before the runtime starts or a port is bound.
+    let http = if cli.mode.is_none() && !cli.common.once {
+        match rgw_multisite::serve::HttpOptions::from_common(&cli.common) {
+            Ok(h) => h,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    } else {
+        rgw_multisite::serve::HttpOptions::default()
+    };
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -90,7 +102,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match rt.block_on(run(cli)) {
+    match rt.block_on(run(cli, http)) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -99,7 +111,7 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+async fn run(cli: Cli, http: rgw_multisite::serve::HttpOptions) -> anyhow::Result<ExitCode> {
     let base = split_command(&cli.common.radosgw_admin_command)
         .map_err(|e| anyhow::anyhow!("--radosgw-admin.command: {e}"))?;
     let timeout = cli.common.radosgw_admin_timeout;
@@ -146,6 +158,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         &cli.common.web_telemetry_path,
         "RGW multisite agent exporter",
         cli.common.collection_interval,
+        http,
         move || {
             let agent = agent.clone();
             async move { agent.cycle().await }

@@ -93,6 +93,15 @@ fn main() -> ExitCode {
             Err(e) => return fail(&e),
         }
     };
+    // So is the web configuration file (TLS, basic auth), when serving.
+    let http = if cli.mode.is_none() && !cli.common.once {
+        match rgw_multisite::serve::HttpOptions::from_common(&cli.common) {
+            Ok(h) => h,
+            Err(e) => return fail(&e),
+        }
+    } else {
+        rgw_multisite::serve::HttpOptions::default()
+    };
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -104,7 +113,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match rt.block_on(run(cli, settings, rest)) {
+    match rt.block_on(run(cli, settings, rest, http)) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -118,7 +127,12 @@ fn fail(e: &dyn std::fmt::Display) -> ExitCode {
     ExitCode::from(2)
 }
 
-async fn run(cli: Cli, settings: Settings, rest: Option<AdminClient>) -> anyhow::Result<ExitCode> {
+async fn run(
+    cli: Cli,
+    settings: Settings,
+    rest: Option<AdminClient>,
+    http: rgw_multisite::serve::HttpOptions,
+) -> anyhow::Result<ExitCode> {
     let base = split_command(&settings.radosgw_admin_command)
         .map_err(|e| anyhow::anyhow!("--radosgw-admin.command: {e}"))?;
     let timeout = settings.radosgw_admin_timeout;
@@ -184,6 +198,7 @@ async fn run(cli: Cli, settings: Settings, rest: Option<AdminClient>) -> anyhow:
         &settings.telemetry_path,
         "RGW multisite exporter",
         settings.collection_interval,
+        http,
         move || {
             let (primary, agent) = (primary.clone(), agent.clone());
             async move { primary.cycle(Some(&agent)).await }

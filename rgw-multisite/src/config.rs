@@ -1,5 +1,6 @@
 //! Flags shared by both binaries, Prometheus-style durations, and logging setup.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
@@ -38,6 +39,28 @@ pub struct CommonArgs {
         value_name = "PATH"
     )]
     pub web_telemetry_path: String,
+
+    /// Web configuration file of Prometheus's exporter-toolkit format: TLS
+    /// (tls_server_config), basic auth (basic_auth_users, bcrypt hashes) and response
+    /// headers (http_server_config). Checked at start-up; re-read for every request and
+    /// TLS connection, so rotated certificates and changed passwords apply without a
+    /// restart.
+    #[arg(
+        long = "web.config.file",
+        env = "RGW_MULTISITE_WEB_CONFIG_FILE",
+        value_name = "PATH"
+    )]
+    pub web_config_file: Option<PathBuf>,
+
+    /// Maximum number of HTTP connections served at once; more wait in the listen backlog.
+    #[arg(
+        long = "web.max-connections",
+        env = "RGW_MULTISITE_WEB_MAX_CONNECTIONS",
+        default_value_t = 512,
+        value_parser = clap::value_parser!(u32).range(1..=65536),
+        value_name = "N"
+    )]
+    pub web_max_connections: u32,
 
     /// Time between collection cycles; the first cycle starts at once.
     #[arg(

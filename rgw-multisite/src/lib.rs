@@ -15,3 +15,4 @@ pub mod primary;
 pub mod rest;
 pub mod runner;
 pub mod serve;
+pub mod webconfig;
