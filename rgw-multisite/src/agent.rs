@@ -116,10 +116,14 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-fn lag_seconds(p: &ShardProgress, now: f64) -> f64 {
+/// Now minus the oldest change not applied; 0 when nothing is behind. `None` when shards
+/// are behind but the oldest-change line is missing or unreadable: the lag is unknown, and
+/// 0 would claim it is nil.
+fn lag_seconds(p: &ShardProgress, now: f64) -> Option<f64> {
     match p.oldest_change {
-        Some((ts, _)) => (now - ts).max(0.0),
-        None => 0.0,
+        Some((ts, _)) => Some((now - ts).max(0.0)),
+        None if p.behind_count.is_some_and(|n| n > 0) || !p.behind_shards.is_empty() => None,
+        None => Some(0.0),
     }
 }
 
@@ -226,6 +230,15 @@ impl Agent {
     async fn collect_sync_status(&self) -> Result<(MetricSet, SyncView), CollectError> {
         let args = ["sync", "status"];
         let out = run_counted(&self.telemetry, &self.rgw, &args, self.rgw.zone(), &[]).await?;
+        // radosgw-admin ends every line with a newline: text that stops mid-line was cut short
+        // and would read as a status with whole sections (sources, lag lines) missing.
+        if !out.stdout.is_empty() && !out.stdout.ends_with('\n') {
+            return Err(parse_failure(
+                &self.telemetry,
+                "sync status",
+                format!("output cut short mid-line after {} bytes", out.stdout.len()),
+            ));
+        }
         let st = parse_sync_status(&out.stdout).map_err(|e| {
             let hint = out.stderr_summary();
             parse_failure(
@@ -317,11 +330,13 @@ impl Agent {
                     "Metadata log shards behind the master (`metadata is behind on N shards`).",
                 )
                 .set(&[("zone", z)], p.behind_count.unwrap_or(0).into());
-                m.gauge(
-                    "rgw_multisite_metadata_sync_lag_seconds",
-                    "Now minus the oldest metadata change not applied; 0 when caught up.",
-                )
-                .set(&[("zone", z)], lag_seconds(p, now));
+                if let Some(lag) = lag_seconds(p, now) {
+                    m.gauge(
+                        "rgw_multisite_metadata_sync_lag_seconds",
+                        "Now minus the oldest metadata change not applied; 0 when caught up.",
+                    )
+                    .set(&[("zone", z)], lag);
+                }
             } else if md.is_master {
                 m.gauge(
                     "rgw_multisite_metadata_sync_shards_behind",
@@ -440,11 +455,13 @@ impl Agent {
                     1.0,
                 );
             }
-            m.gauge(
-                "rgw_multisite_data_sync_lag_seconds",
-                "Now minus `oldest incremental change not applied`; 0 when caught up.",
-            )
-            .set(&l, lag_seconds(p, now));
+            if let Some(lag) = lag_seconds(p, now) {
+                m.gauge(
+                    "rgw_multisite_data_sync_lag_seconds",
+                    "Now minus `oldest incremental change not applied`; 0 when caught up.",
+                )
+                .set(&l, lag);
+            }
             let check: BTreeSet<u32> = p
                 .behind_shards
                 .iter()
@@ -1024,6 +1041,50 @@ mod tests {
         assert_eq!(
             view.shards_to_check.get("us-east"),
             Some(&BTreeSet::from([3]))
+        );
+    }
+
+    #[test]
+    fn behind_without_an_oldest_change_has_no_lag_rather_than_zero() {
+        let fake = FakeRunner::new();
+        let a = agent(&fake, AgentConfig::default());
+        // The oldest-change line garbled (non-UTF-8 bytes), so skipped by the parser.
+        let garbled = BEHIND.replace(
+            "oldest incremental change not applied: 2026-11-21",
+            "oldest incremental change not applied: 2026-\u{FFFD}(",
+        );
+        let st = parse_sync_status(&garbled).unwrap();
+        let (m, _) = a.sync_status_metrics(&st, 1e9).unwrap();
+        let text = m.render();
+        assert!(text.contains(
+            "rgw_multisite_data_sync_shards_behind{zone=\"us-west\",source_zone=\"us-east\"} 1\n"
+        ), "{text}");
+        assert!(
+            !text.contains("rgw_multisite_data_sync_lag_seconds{"),
+            "{text}"
+        );
+        // Caught up, the lag is known: 0.
+        assert!(text.contains("rgw_multisite_metadata_sync_lag_seconds{zone=\"us-west\"} 0\n"));
+    }
+
+    #[tokio::test]
+    async fn sync_status_cut_short_mid_line_is_a_parse_error() {
+        let fake = FakeRunner::new();
+        let a = agent(&fake, AgentConfig::default());
+        // Cut in the metadata section: no data source block at all.
+        let cut = BEHIND
+            .get(..BEHIND.find("metadata is caught").unwrap() + 8)
+            .unwrap();
+        fake.on(argv(&["sync", "status"]), 0, cut, "");
+        let r = a.collect_sync_status().await;
+        assert_eq!(r.map(|_| ()).unwrap_err().error.kind(), "parse");
+        a.telemetry.publish();
+        let text = a.telemetry.exposition();
+        assert!(
+            text.contains(
+                "rgw_multisite_command_errors_total{command=\"sync status\",kind=\"parse\"} 1\n"
+            ),
+            "{text}"
         );
     }
 

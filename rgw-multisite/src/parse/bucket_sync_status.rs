@@ -273,8 +273,10 @@ impl BucketSource {
             BucketSourceState::FullSync
         } else if inc > 0 {
             BucketSourceState::Incremental
-        } else if total > 0 {
-            // Shards counted but neither full nor incremental: all still in init.
+        } else if total > 0 && self.full_shards.is_some() && self.incremental_shards.is_some() {
+            // Shards counted but neither full nor incremental: all still in init. Both lines
+            // are needed: a block cut after `full sync: 0/11 shards` says nothing about the
+            // incremental count, and reading its absence as 0 would invent an all-init bucket.
             BucketSourceState::Init
         } else {
             BucketSourceState::Unknown
@@ -1032,6 +1034,29 @@ Source zone not found in zonegroup zg1
                     .into()
             ))
         );
+    }
+
+    /// Fuzz finding (tests/fuzz.rs, truncation): a 16.2.15 caught-up block cut right after
+    /// its `full sync: 0/11 shards` line was read as "all shards in init", i.e. "not caught
+    /// up", while the full output said caught up. A missing incremental line is unknown.
+    #[test]
+    fn block_cut_after_full_sync_line_is_unknown_not_init() {
+        let cut = format!(
+            "{PACIFIC_HEADER}         bucket :load-1[z.1])\n\n    source zone z (us-east)\n  \
+             source bucket load-1:z.1\n                full sync: 0/11 shards\n"
+        );
+        let st = parse(&cut);
+        assert_eq!(st.sources.len(), 1);
+        assert_eq!(st.sources[0].state, BucketSourceState::Unknown);
+        assert_eq!(st.sources[0].caught_up(), None);
+        // Both counts printed and both zero: that is all-init, not caught up.
+        let init = format!("{cut}                incremental sync: 0/11 shards\n");
+        let st = parse(&init);
+        assert_eq!(st.sources[0].state, BucketSourceState::Init);
+        assert_eq!(st.sources[0].caught_up(), Some(false));
+        // Shards in full sync are lag even without the incremental line.
+        let full = cut.replace("full sync: 0/11", "full sync: 3/11");
+        assert_eq!(parse(&full).sources[0].caught_up(), Some(false));
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! Ceph 16 (Pacific) through 20 (Tentacle) are accepted side by side
 //! (`/work/shared/radosgw-admin-formats.md` is the reference for every branch below).
 
+pub mod bucket_list;
 pub mod bucket_stats;
 pub mod bucket_sync_status;
 pub mod common;
@@ -18,6 +19,7 @@ pub mod sync_status;
 #[cfg(test)]
 mod captures;
 
+pub use bucket_list::parse_bucket_list;
 pub use bucket_stats::{parse_bucket_stats, BucketStats};
 pub use bucket_sync_status::{
     parse_bucket_sync_status, BucketRef, BucketSource, BucketSourceState, BucketSyncStatus,
