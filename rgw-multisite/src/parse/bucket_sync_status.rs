@@ -46,13 +46,15 @@ impl BucketRef {
         let s = s.trim();
         let bracketed = s.strip_suffix(')').unwrap_or(s);
         let (tenant, name, instance_id) =
-            match bracketed.strip_suffix(']').and_then(|b| b.split_once('[')) {
+            // Split from the right: instance ids hold neither `[` nor `:`, Swift-created
+            // bucket names may hold both; tenants hold neither.
+            match bracketed.strip_suffix(']').and_then(|b| b.rsplit_once('[')) {
                 Some((head, id)) => match head.split_once(':') {
                     Some((tenant, name)) => (tenant, name, id),
                     None => ("", head, id),
                 },
                 None => {
-                    let (tn, id) = s.split_once(':').unwrap_or((s, ""));
+                    let (tn, id) = s.rsplit_once(':').unwrap_or((s, ""));
                     let (tenant, name) = tn.split_once('/').unwrap_or(("", tn));
                     (tenant, name, id)
                 }
@@ -570,6 +572,29 @@ mod tests {
             bref("acme", "b1", "z.1.2")
         );
         assert_eq!(BucketRef::parse("b1"), bref("", "b1", ""));
+        // Real 16.2.15 tenant bucket (lab, tests/fixtures/radosgw-admin/labels/README.md).
+        assert_eq!(
+            BucketRef::parse("acme:acme-data.v1[5492baeb-1aea-48c1-b5bb-1aa7367aca3c.4167.4])"),
+            bref(
+                "acme",
+                "acme-data.v1",
+                "5492baeb-1aea-48c1-b5bb-1aa7367aca3c.4167.4"
+            )
+        );
+        // Swift-created names may hold `:`, `[` and `]`; the instance id is the last part.
+        assert_eq!(
+            BucketRef::parse(":a:b[c][z.1.2])"),
+            bref("", "a:b[c]", "z.1.2")
+        );
+        assert_eq!(
+            BucketRef::parse("acme:a:b[z.1.2])"),
+            bref("acme", "a:b", "z.1.2")
+        );
+        assert_eq!(BucketRef::parse("a:b:z.1.2"), bref("", "a:b", "z.1.2"));
+        assert_eq!(
+            BucketRef::parse("acme/a:b:z.1.2"),
+            bref("acme", "a:b", "z.1.2")
+        );
         assert_eq!(BucketRef::parse(":[x])"), None);
         assert_eq!(BucketRef::parse(""), None);
         assert_eq!(
