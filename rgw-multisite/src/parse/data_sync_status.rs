@@ -42,6 +42,11 @@ pub struct BucketShardRef {
 
 impl BucketShardRef {
     /// Never fails: what cannot be split stays in `raw` (and in `bucket`).
+    ///
+    /// Split from the right: instance ids (`<zone id>.<n>.<n>`) and shard numbers never hold
+    /// a `:`, but bucket names created through Swift may (RGW's Swift API accepts any UTF-8
+    /// but `/`), so `a:b:<instance>:3` is bucket `a:b`. Tenants (alphanumerics and `_`) and
+    /// bucket names never hold a `/`, so the first `/` ends the tenant.
     pub fn parse(raw: &str) -> BucketShardRef {
         let mut head = raw.trim();
         let mut generation = None;
@@ -49,10 +54,13 @@ impl BucketShardRef {
             head = h;
             generation = Some(gen.to_string());
         }
-        let mut parts = head.splitn(3, ':');
-        let bucket_part = parts.next().unwrap_or_default();
-        let instance_id = parts.next().unwrap_or_default();
-        let shard = parts.next().and_then(|s| s.parse().ok());
+        let (rest, shard) = match head.rsplit_once(':') {
+            Some((rest, s)) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {
+                (rest, s.parse().ok())
+            }
+            _ => (head, None),
+        };
+        let (bucket_part, instance_id) = rest.rsplit_once(':').unwrap_or((rest, ""));
         let (tenant, bucket) = bucket_part.split_once('/').unwrap_or(("", bucket_part));
         BucketShardRef {
             tenant: tenant.to_string(),
@@ -290,6 +298,37 @@ mod tests {
             bsr("", "\u{1}\u{2}binary", "", None, None, "\u{1}\u{2}binary")
         );
         assert_eq!(BucketShardRef::parse("acme/b:i:1").key(), "acme/b");
+        // Real 16.2.15 tenant bucket (lab, tests/fixtures/radosgw-admin/labels/README.md).
+        let r = "acme/acme-data.v1:5492baeb-1aea-48c1-b5bb-1aa7367aca3c.4167.4:9";
+        assert_eq!(
+            BucketShardRef::parse(r),
+            bsr(
+                "acme",
+                "acme-data.v1",
+                "5492baeb-1aea-48c1-b5bb-1aa7367aca3c.4167.4",
+                Some(9),
+                None,
+                r
+            )
+        );
+        // Swift-created names may hold `:` (and `[`): split from the right.
+        assert_eq!(
+            BucketShardRef::parse("sw:ift:z.1.2:3[4]"),
+            bsr(
+                "",
+                "sw:ift",
+                "z.1.2",
+                Some(3),
+                Some("4"),
+                "sw:ift:z.1.2:3[4]"
+            )
+        );
+        assert_eq!(
+            BucketShardRef::parse("acme/a[1]:b:z.1.2[full]").key(),
+            "acme/a[1]:b"
+        );
+        assert_eq!(BucketShardRef::parse("123:z.1.2").key(), "123");
+        assert_eq!(BucketShardRef::parse("123:z.1.2:7").shard, Some(7));
         assert_eq!(BucketShardRef::parse("b:i:1").key(), "b");
     }
 

@@ -42,18 +42,35 @@ impl SyncErrorEntry {
     }
 }
 
-/// The bucket part of a data error name: everything before the first `:`.
+/// The bucket of a data error name, as the `bucket` label wants it: `tenant/bucket` or
+/// `bucket`.
 ///
-/// Names are `[tenant/]bucket:instance:shard[gen][/object]`; object names may contain `:`
-/// and `/`, but bucket and tenant names cannot contain `:`, so the first one ends the bucket.
-/// Gives `tenant/bucket` (the `bucket` label format) or `bucket`.
+/// Names are `[tenant/]bucket:instance[:shard][gen][/object]`. Object names may hold `:` and
+/// `/`; bucket names never hold `/` but may hold `:` (RGW's Swift API accepts any UTF-8 but
+/// `/`); tenants hold neither. So a `/` before the first `:` ends the tenant, the next `/`
+/// starts the object, and what is left splits from the right like a datalog bucket shard.
 pub fn bucket_of_error_name(name: &str) -> Option<String> {
-    let (bucket, _) = name.split_once(':')?;
-    let bucket = bucket.trim();
-    if bucket.is_empty() || bucket.ends_with('/') || bucket.starts_with('/') {
+    let name = name.trim();
+    let (tenant, rest) = match (name.find('/'), name.find(':')) {
+        (Some(slash), Some(colon)) if slash < colon => {
+            let (t, r) = name.split_at(slash);
+            (t, r.get(1..).unwrap_or_default())
+        }
+        _ => ("", name),
+    };
+    let shard_key = rest.split_once('/').map_or(rest, |(k, _)| k);
+    if !shard_key.contains(':') {
         return None;
     }
-    Some(bucket.to_string())
+    let r = super::data_sync_status::BucketShardRef::parse(shard_key);
+    if r.bucket.trim().is_empty() || r.bucket.contains('/') {
+        return None;
+    }
+    Some(if tenant.is_empty() {
+        r.bucket
+    } else {
+        format!("{tenant}/{}", r.bucket)
+    })
 }
 
 #[derive(Deserialize)]
@@ -243,6 +260,32 @@ mod tests {
         assert_eq!(bucket_of_error_name("user1"), None);
         assert_eq!(bucket_of_error_name(":i:3"), None);
         assert_eq!(bucket_of_error_name("acme/:i"), None);
+        // Odd but valid S3 names, relaxed names, and Swift names holding `:` (and `"`, `\`).
+        assert_eq!(
+            bucket_of_error_name("odd.name-with.dots-1:z.4167.5:3/e/e-1"),
+            Some("odd.name-with.dots-1".into())
+        );
+        assert_eq!(
+            bucket_of_error_name("acme/acme-data.v1:z.4167.4:9"),
+            Some("acme/acme-data.v1".into())
+        );
+        assert_eq!(
+            bucket_of_error_name("T_1/_Up.per_:z.1.2:0[3]/o"),
+            Some("T_1/_Up.per_".into())
+        );
+        assert_eq!(
+            bucket_of_error_name("sw:ift:z.1.2:3/dir/ob:j"),
+            Some("sw:ift".into())
+        );
+        assert_eq!(
+            bucket_of_error_name("acme/sw:ift:z.1.2:3"),
+            Some("acme/sw:ift".into())
+        );
+        assert_eq!(
+            bucket_of_error_name("q\"b\\s:z.1.2/o/p"),
+            Some("q\"b\\s".into())
+        );
+        assert_eq!(bucket_of_error_name("sw:ift:z.1.2"), Some("sw:ift".into()));
         let meta = SyncErrorEntry {
             section: "bucket.instance".into(),
             name: "b:i".into(),
