@@ -14,8 +14,9 @@ use futures_util::stream::{self, StreamExt};
 use crate::collect::{parse_failure, run_counted, CollectError, Telemetry};
 use crate::metrics::{now_unix, MetricSet};
 use crate::parse::bucket_sync_status::{parse_bucket_sync_status, BucketSource, BucketSourceState};
+use crate::parse::common::NamedId;
 use crate::parse::data_sync_status::parse_data_sync_shard;
-use crate::parse::period::parse_period;
+use crate::parse::period::{parse_period, Period};
 use crate::parse::sync_errors::parse_sync_error_list;
 use crate::parse::sync_status::{parse_sync_status, Health, ShardProgress, SyncStatus};
 use crate::runner::RadosgwAdmin;
@@ -23,6 +24,68 @@ use crate::runner::RadosgwAdmin;
 /// Error-log shards RGW keeps (`ERROR_LOGGER_SHARDS`); `sync error list` without
 /// `--shard-id` under-reports, so each is read on its own.
 pub const ERROR_LOG_SHARDS: u32 = 32;
+
+/// Realm id -> name, for the `realm` label. `period get` prints `realm_name` up to Reef but
+/// not in Tentacle (formats doc §7), while the `sync status` header prints
+/// `realm <id> (<name>)` on every release. The `sync_status` collector records the header's
+/// pair every cycle; the topology collectors, which run before it, run `sync status`
+/// themselves only for a realm id they have no name for: once per process on Tentacle,
+/// never on Pacific or Reef.
+#[derive(Debug, Default)]
+pub struct RealmNames(Mutex<HashMap<String, String>>);
+
+impl RealmNames {
+    /// Records a `realm <id> (<name>)` header; single-site `realm  ()` records nothing.
+    pub fn remember(&self, realm: Option<&NamedId>) {
+        if let Some(r) = realm.filter(|r| !r.id.is_empty() && !r.name.is_empty()) {
+            lock(&self.0).insert(r.id.clone(), r.name.clone());
+        }
+    }
+
+    pub fn get(&self, id: &str) -> Option<String> {
+        lock(&self.0).get(id).cloned()
+    }
+
+    /// The `realm` label of `period`: its `realm_name`, else the name a `sync status` header
+    /// gave for its realm id (read now if none has yet), else the realm id itself. A failed
+    /// lookup is counted under `sync status` and never fails the caller's collector.
+    pub async fn label(
+        &self,
+        period: &Period,
+        rgw: &RadosgwAdmin,
+        telemetry: &Telemetry,
+    ) -> String {
+        if let Some(n) = period.realm_name.as_deref().filter(|n| !n.is_empty()) {
+            return n.to_string();
+        }
+        let id = period.realm_id.as_str();
+        if id.is_empty() {
+            return String::new();
+        }
+        if let Some(n) = self.get(id) {
+            return n;
+        }
+        match run_counted(telemetry, rgw, &["sync", "status"], rgw.zone(), &[]).await {
+            Ok(out) => match parse_sync_status(&out.stdout) {
+                Ok(st) => self.remember(st.realm.as_ref()),
+                Err(e) => {
+                    telemetry.count_command_error("sync status", "parse");
+                    tracing::warn!(command = "sync status", error = %e, "cannot read the realm name from the sync status header");
+                }
+            },
+            Err(e) => {
+                tracing::warn!(command = %e.command, kind = e.error.kind(), error = %e.error, "cannot read the realm name from the sync status header");
+            }
+        }
+        self.get(id).unwrap_or_else(|| {
+            tracing::warn!(
+                realm_id = id,
+                "no name known for the realm; labelling it by id"
+            );
+            id.to_string()
+        })
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct AgentConfig {
@@ -67,7 +130,13 @@ struct BucketObs {
     incremental: Option<u32>,
     total: Option<u32>,
     behind_shards: Vec<u32>,
-    behind_count: u32,
+    /// None when the status gives no shard counts (Reef+ bucket-wide full sync or init, a
+    /// bucket this zone does not know yet): no shard series rather than a made-up 0.
+    behind_count: Option<u32>,
+    /// `full sync: N objects completed`: objects the bucket's full sync has copied so far.
+    full_objects: Option<u64>,
+    /// The datalog names the bucket as pending but `bucket sync status` cannot find it here.
+    missing: bool,
     /// Shards still in `init` (Pacific/Quincy): normal for index shards that never took a
     /// write, so not counted as behind; a hint to compare object counts.
     init_shards: Option<u32>,
@@ -101,6 +170,7 @@ pub struct Agent {
     telemetry: Arc<Telemetry>,
     cfg: AgentConfig,
     state: Mutex<AgentState>,
+    realm_names: Arc<RealmNames>,
 }
 
 /// What `sync status` told the later collectors.
@@ -134,11 +204,17 @@ impl Agent {
             telemetry,
             cfg,
             state: Mutex::new(AgentState::default()),
+            realm_names: Arc::default(),
         }
     }
 
     pub fn telemetry(&self) -> &Arc<Telemetry> {
         &self.telemetry
+    }
+
+    /// Realm names learnt from this agent's `sync status` headers, for the exporter's labels.
+    pub fn realm_names(&self) -> &Arc<RealmNames> {
+        &self.realm_names
     }
 
     /// Runs one full cycle. Returns true when every collector succeeded.
@@ -211,18 +287,16 @@ impl Agent {
                 names.insert(z.id.clone(), z.name.clone());
             }
         }
+        let realm = self
+            .realm_names
+            .label(&period, &self.rgw, &self.telemetry)
+            .await;
         let mut m = MetricSet::new();
         m.gauge(
             "rgw_multisite_period_epoch",
             "Epoch of the realm's current period, from `period get`.",
         )
-        .set(
-            &[(
-                "realm",
-                period.realm_name.as_deref().unwrap_or(&period.realm_id),
-            )],
-            period.epoch as f64,
-        );
+        .set(&[("realm", realm.as_str())], period.epoch as f64);
         lock(&self.state).id_names = names;
         Ok((m, ()))
     }
@@ -249,6 +323,7 @@ impl Agent {
         })?;
         self.telemetry
             .count_skipped_lines("sync status", &st.skipped);
+        self.realm_names.remember(st.realm.as_ref());
         let now = st.current_time.unwrap_or_else(now_unix);
         self.sync_status_metrics(&st, now)
     }
@@ -632,10 +707,11 @@ impl Agent {
             .buffer_unordered(self.cfg.concurrency.max(1))
             .collect::<Vec<_>>()
             .await;
-        let mut targeted: BTreeSet<(String, String)> = BTreeSet::new();
+        let mut from_datalog: BTreeSet<(String, String)> = BTreeSet::new();
         for d in discovered {
-            targeted.extend(d?);
+            from_datalog.extend(d?);
         }
+        let mut targeted = from_datalog.clone();
         targeted.extend(
             error_buckets
                 .iter()
@@ -676,8 +752,20 @@ impl Agent {
             let mut st = lock(&self.state);
             for (bucket, src, res) in results {
                 match res {
+                    // Unknown here. A bucket the source's datalog has pending changes for is
+                    // one whose metadata has not reached this zone yet (created while the
+                    // zone was down or behind on metadata; the lab's `behind` and
+                    // `bucket-missing-on-replica` captures): none of those changes are
+                    // applied, so it is behind. Any other is gone (deleted) and forgotten.
                     Ok(BucketCheck::Gone) => {
-                        st.buckets.retain(|(_, b), _| b != &bucket);
+                        match src.filter(|s| from_datalog.contains(&(s.clone(), bucket.clone()))) {
+                            Some(s) => {
+                                st.buckets.insert((s, bucket), missing_bucket(now));
+                            }
+                            None => st
+                                .buckets
+                                .retain(|k, _| k.1 != bucket || from_datalog.contains(k)),
+                        }
                     }
                     Ok(BucketCheck::Sources(sources, disabled)) => {
                         if disabled {
@@ -834,11 +922,27 @@ impl Agent {
                 )
                 .set(&l, t.into());
             }
-            m.gauge(
-                "rgw_multisite_bucket_sync_shards_behind",
-                "Bucket index shards behind the source (`bucket is behind on N shards`).",
-            )
-            .set(&l, o.behind_count.into());
+            if let Some(n) = o.behind_count {
+                m.gauge(
+                    "rgw_multisite_bucket_sync_shards_behind",
+                    "Bucket index shards behind the source (`bucket is behind on N shards`).",
+                )
+                .set(&l, n.into());
+            }
+            if let Some(n) = o.full_objects {
+                m.gauge(
+                    "rgw_multisite_bucket_sync_full_objects_completed",
+                    "Objects the bucket's full sync has copied so far (`full sync: N objects completed`); only while in full sync.",
+                )
+                .set(&l, n as f64);
+            }
+            if o.missing {
+                m.gauge(
+                    "rgw_multisite_bucket_sync_missing",
+                    "1 when the source's datalog names the bucket as pending but `bucket sync status` cannot find it in this zone (exit 2): its metadata has not synced yet.",
+                )
+                .set(&l, 1.0);
+            }
             for shard in &o.behind_shards {
                 m.gauge(
                     "rgw_multisite_bucket_sync_shard_behind",
@@ -868,7 +972,7 @@ impl Agent {
         }
         let g = m.gauge(
             "rgw_multisite_buckets_behind",
-            "Buckets whose last `bucket sync status` was behind, per source zone; exact whatever the per-bucket series limit.",
+            "Buckets behind the source, per source zone: the last `bucket sync status` was behind, or the datalog has changes pending for a bucket not yet in this zone. Exact whatever the per-bucket series limit.",
         );
         for (s, n) in &behind {
             g.set(&[("zone", z), ("source_zone", s)], *n as f64);
@@ -924,6 +1028,23 @@ pub fn bucket_key(tenant: &str, name: &str) -> String {
     }
 }
 
+/// A bucket the datalog names but this zone cannot find: behind, with no shard counts.
+fn missing_bucket(now: f64) -> BucketObs {
+    BucketObs {
+        full: None,
+        incremental: None,
+        total: None,
+        behind_shards: Vec::new(),
+        behind_count: None,
+        full_objects: None,
+        missing: true,
+        init_shards: None,
+        caught_up: Some(false),
+        disabled: false,
+        observed_at: now,
+    }
+}
+
 fn observe(s: &BucketSource, now: f64) -> BucketObs {
     let (full, incremental, total) = match (s.full_shards, s.incremental_shards) {
         (f, i) if f.is_some() || i.is_some() => (
@@ -931,18 +1052,25 @@ fn observe(s: &BucketSource, now: f64) -> BucketObs {
             i.map(|(x, _)| x),
             i.or(f).map(|(_, y)| y),
         ),
-        // Reef+: bucket-wide full sync, or incremental on N shards.
-        _ => match s.state {
-            BucketSourceState::Incremental => (Some(0), s.total_shards, s.total_shards),
-            BucketSourceState::FullSync => (s.total_shards, Some(0), s.total_shards),
-            _ => (None, None, s.total_shards),
+        // Reef+: incremental on N shards, or bucket-wide full sync. Full sync prints no
+        // shard counts at all (`full sync: N objects completed`; Tentacle's JSON may give
+        // `total_shards`), so without a total no phase is given a count.
+        _ => match (s.state, s.total_shards) {
+            (BucketSourceState::Incremental, t) => (Some(0), t, t),
+            (BucketSourceState::FullSync, Some(t)) => (Some(t), Some(0), Some(t)),
+            (_, t) => (None, None, t),
         },
     };
+    let behind_count = s
+        .behind_count
+        .or_else(|| total.map(|_| s.behind_shards.len() as u32));
     BucketObs {
         full,
         incremental,
         total,
-        behind_count: s.behind_count.unwrap_or(s.behind_shards.len() as u32),
+        behind_count,
+        full_objects: s.full_objects_completed,
+        missing: false,
         behind_shards: s.behind_shards.clone(),
         init_shards: s.init_shards(),
         caught_up: s.caught_up(),
@@ -1257,5 +1385,303 @@ mod tests {
         assert!(text.contains("rgw_multisite_collector_success{collector=\"sync_errors\"} 0\n"));
         assert!(text.contains("rgw_multisite_collector_success{collector=\"bucket_sync\"} 0\n"));
         assert!(text.contains("rgw_multisite_up 0\n"));
+    }
+
+    /// One file of a real lab capture (tests/fixtures/radosgw-admin/<dir>/<file>).
+    fn capture(dir: &str, file: &str) -> String {
+        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../tests/fixtures/radosgw-admin")
+            .join(dir)
+            .join(file);
+        std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+    }
+
+    fn topology_only() -> AgentConfig {
+        AgentConfig {
+            sync_errors: false,
+            bucket_sync: false,
+            ..AgentConfig::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn tentacle_period_without_realm_name_is_labelled_from_the_sync_status_header() {
+        let dir = "tentacle-caught-up";
+        let period = capture(dir, "period-get--rgw-zone=us-west.stdout");
+        assert!(!period.contains("realm_name"), "the capture is Tentacle's");
+        let fake = FakeRunner::new();
+        fake.on(argv(&["period", "get"]), 0, &period, "");
+        fake.on(
+            argv(&["sync", "status"]),
+            0,
+            &capture(dir, "sync-status--rgw-zone=us-west.stdout"),
+            "",
+        );
+        let a = agent(&fake, topology_only());
+        assert!(a.cycle().await);
+        let text = a.telemetry().exposition();
+        assert!(
+            text.contains("rgw_multisite_period_epoch{realm=\"lab\"} 2\n"),
+            "{text}"
+        );
+        assert!(text.contains("realm=\"lab\"} 1\n"), "{text}");
+        // The first cycle's topology asked `sync status` for the name; later cycles use
+        // the name the sync_status collector keeps current.
+        let sync_calls = |f: &FakeRunner| {
+            f.calls()
+                .iter()
+                .filter(|c| c == &&argv(&["sync", "status"]))
+                .count()
+        };
+        assert_eq!(sync_calls(&fake), 2);
+        assert!(a.cycle().await);
+        assert_eq!(sync_calls(&fake), 3);
+        assert!(a
+            .telemetry()
+            .exposition()
+            .contains("rgw_multisite_period_epoch{realm=\"lab\"} 2\n"));
+    }
+
+    #[tokio::test]
+    async fn realm_names_from_the_period_need_no_lookup_and_a_failed_lookup_falls_back_to_the_id() {
+        // Reef still prints realm_name: no extra call.
+        let fake = FakeRunner::new();
+        fake.on(
+            argv(&["period", "get"]),
+            0,
+            &capture("reef-caught-up", "period-get--rgw-zone=us-west.stdout"),
+            "",
+        );
+        let rgw = RadosgwAdmin::new(vec!["radosgw-admin".into()], vec![], fake.clone())
+            .with_zone(Some("us-west".into()));
+        let t = Telemetry::new("t", "agent", "topology");
+        let names = RealmNames::default();
+        let reef = parse_period(&capture(
+            "reef-caught-up",
+            "period-get--rgw-zone=us-west.stdout",
+        ))
+        .unwrap();
+        assert_eq!(names.label(&reef, &rgw, &t).await, "lab");
+        assert!(fake.calls().is_empty(), "{:?}", fake.calls());
+
+        // Tentacle with `sync status` failing: the id, counted, and asked again next time.
+        let tentacle = parse_period(&capture(
+            "tentacle-caught-up",
+            "period-get--rgw-zone=us-west.stdout",
+        ))
+        .unwrap();
+        fake.on(
+            argv(&["sync", "status"]),
+            1,
+            "",
+            "failed to fetch mon config (--no-mon-config to skip)",
+        );
+        assert_eq!(
+            names.label(&tentacle, &rgw, &t).await,
+            "e62c909e-6b7f-4402-b4c4-aed70b4cc568"
+        );
+        t.publish();
+        assert!(
+            t.exposition().contains(
+                "rgw_multisite_command_errors_total{command=\"sync status\",kind=\"exit\"} 1\n"
+            ),
+            "{}",
+            t.exposition()
+        );
+        fake.on(
+            argv(&["sync", "status"]),
+            0,
+            &capture("tentacle-caught-up", "sync-status--rgw-zone=us-west.stdout"),
+            "",
+        );
+        assert_eq!(names.label(&tentacle, &rgw, &t).await, "lab");
+        // A header of another realm does not name this one.
+        let other = RealmNames::default();
+        other.remember(Some(&NamedId {
+            id: "other".into(),
+            name: "x".into(),
+        }));
+        other.remember(Some(&NamedId {
+            id: String::new(),
+            name: String::new(),
+        }));
+        assert_eq!(other.get("e62c909e-6b7f-4402-b4c4-aed70b4cc568"), None);
+        assert_eq!(other.get(""), None);
+    }
+
+    fn bigbucket(dir: &str) -> BucketSource {
+        let out = capture(
+            dir,
+            "bucket-sync-status--bucket=bigbucket--rgw-zone=us-west--source-zone=us-east.stdout",
+        );
+        let parsed = parse_bucket_sync_status(&out).unwrap();
+        assert!(parsed.skipped.is_empty(), "{:?}", parsed.skipped);
+        parsed.sources.into_iter().next().unwrap()
+    }
+
+    #[test]
+    fn reef_bucket_wide_full_sync_has_objects_completed_and_no_shard_counts() {
+        for (dir, objects) in [("reef-full-sync", 61), ("tentacle-full-sync", 64)] {
+            assert_eq!(
+                observe(&bigbucket(dir), 5.0),
+                BucketObs {
+                    full: None,
+                    incremental: None,
+                    total: None,
+                    behind_shards: vec![],
+                    behind_count: None,
+                    full_objects: Some(objects),
+                    missing: false,
+                    init_shards: None,
+                    caught_up: Some(false),
+                    disabled: false,
+                    observed_at: 5.0,
+                },
+                "{dir}"
+            );
+        }
+        // Pacific prints both the shard counts and the objects completed.
+        assert_eq!(
+            observe(&bigbucket("pacific-full-sync"), 5.0),
+            BucketObs {
+                full: Some(11),
+                incremental: Some(0),
+                total: Some(11),
+                behind_shards: (0..11).collect(),
+                behind_count: Some(11),
+                full_objects: Some(1009),
+                missing: false,
+                init_shards: Some(0),
+                caught_up: Some(false),
+                disabled: false,
+                observed_at: 5.0,
+            }
+        );
+    }
+
+    #[test]
+    fn full_sync_series_are_the_real_ones_not_zeros() {
+        let fake = FakeRunner::new();
+        let a = agent(&fake, AgentConfig::default());
+        lock(&a.state).buckets.insert(
+            ("us-east".into(), "bigbucket".into()),
+            observe(&bigbucket("reef-full-sync"), 10.0),
+        );
+        let view = SyncView {
+            zone: "us-west".into(),
+            sources: vec!["us-east".into()],
+            ..SyncView::default()
+        };
+        let text = a.bucket_metrics(&view, 10.0, &BTreeSet::new()).render();
+        let l = "zone=\"us-west\",source_zone=\"us-east\",bucket=\"bigbucket\"";
+        assert!(
+            text.contains(&format!(
+                "rgw_multisite_bucket_sync_full_objects_completed{{{l}}} 61\n"
+            )),
+            "{text}"
+        );
+        assert!(text.contains(&format!("rgw_multisite_bucket_sync_caught_up{{{l}}} 0\n")));
+        for absent in [
+            "rgw_multisite_bucket_sync_shards{",
+            "rgw_multisite_bucket_sync_shards_behind{",
+            "rgw_multisite_bucket_shard_count{",
+        ] {
+            assert!(!text.contains(absent), "{absent} in {text}");
+        }
+        assert!(text.contains(
+            "rgw_multisite_buckets_behind{zone=\"us-west\",source_zone=\"us-east\"} 1\n"
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_bucket_pending_in_the_datalog_but_unknown_here_is_behind_until_the_datalog_drops_it()
+    {
+        // Real Pacific `behind` outputs: load-1 is pending on datalog shard 5 of us-east,
+        // and us-west's `bucket sync status --bucket=load-1` exits 2.
+        let dir = "pacific-behind";
+        let fake = FakeRunner::new();
+        let cfg = AgentConfig {
+            sync_errors: false,
+            sweep_per_cycle: 0,
+            ..AgentConfig::default()
+        };
+        let a = agent(&fake, cfg);
+        fake.on(
+            argv(&["period", "get"]),
+            0,
+            &capture(dir, "period-get--rgw-zone=us-west.stdout"),
+            "",
+        );
+        // Only shard 5 is behind here, so only its pending buckets are read.
+        let sync = capture(dir, "sync-status--rgw-zone=us-west.stdout")
+            .replace("behind shards: [0,1,2,3,4,5,6,7]", "behind shards: [5]");
+        assert!(sync.contains("behind shards: [5]"));
+        fake.on(argv(&["sync", "status"]), 0, &sync, "");
+        let shard5 = capture(
+            dir,
+            "data-sync-status--rgw-zone=us-west--shard-id=5--source-zone=us-east.stdout",
+        );
+        assert!(shard5.contains("\"load-1:"), "{shard5}");
+        fake.on(
+            argv(&[
+                "data",
+                "sync",
+                "status",
+                "--source-zone=us-east",
+                "--shard-id=5",
+            ]),
+            0,
+            &shard5,
+            "",
+        );
+        for b in ["load-1", "load-2", "bucket-1", "bucket-2", "bucket-3"] {
+            let f =
+                format!("bucket-sync-status--bucket={b}--rgw-zone=us-west--source-zone=us-east");
+            let rc: i32 = capture(dir, &format!("{f}.rc")).trim().parse().unwrap();
+            fake.on(
+                argv(&[
+                    "bucket",
+                    "sync",
+                    "status",
+                    &format!("--bucket={b}"),
+                    "--source-zone=us-east",
+                ]),
+                rc,
+                &capture(dir, &format!("{f}.stdout")),
+                &capture(dir, &format!("{f}.stderr")),
+            );
+        }
+        assert!(a.cycle().await);
+        let text = a.telemetry().exposition();
+        let src = "zone=\"us-west\",source_zone=\"us-east\"";
+        let l = format!("{src},bucket=\"load-1\"");
+        assert!(
+            text.contains(&format!("rgw_multisite_bucket_sync_missing{{{l}}} 1\n")),
+            "{text}"
+        );
+        assert!(text.contains(&format!("rgw_multisite_bucket_sync_caught_up{{{l}}} 0\n")));
+        assert!(!text.contains(&format!("rgw_multisite_bucket_sync_shards_behind{{{l}}}")));
+        // bucket-1 (behind on a shard), load-1 and load-2 (not in this zone yet).
+        assert!(
+            text.contains(&format!("rgw_multisite_buckets_behind{{{src}}} 3\n")),
+            "{text}"
+        );
+        assert!(text.contains(&format!("rgw_multisite_buckets_sync_unknown{{{src}}} 0\n")));
+
+        // The datalog moves on (the shard is no longer behind) and the bucket is still
+        // unknown here: it was deleted, so it is forgotten rather than kept behind.
+        fake.on(
+            argv(&["sync", "status"]),
+            0,
+            &capture("pacific-caught-up", "sync-status--rgw-zone=us-west.stdout"),
+            "",
+        );
+        assert!(a.cycle().await);
+        let text = a.telemetry().exposition();
+        assert!(!text.contains("bucket=\"load-1\""), "{text}");
+        assert!(
+            !text.contains("rgw_multisite_bucket_sync_missing"),
+            "{text}"
+        );
     }
 }

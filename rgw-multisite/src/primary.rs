@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::stream::{self, StreamExt};
 
-use crate::agent::Agent;
+use crate::agent::{Agent, RealmNames};
 use crate::collect::{parse_failure, run_counted, CollectError, Telemetry};
 use crate::metrics::MetricSet;
 use crate::parse::bucket_stats::{parse_bucket_stats, BucketStats};
@@ -293,14 +293,6 @@ impl TopologyView {
         }
         v
     }
-
-    fn realm_label(&self) -> &str {
-        self.period
-            .realm_name
-            .as_deref()
-            .filter(|n| !n.is_empty())
-            .unwrap_or(&self.period.realm_id)
-    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -437,6 +429,8 @@ pub struct Primary {
     cfg: PrimaryConfig,
     rest: Option<AdminClient>,
     state: Mutex<PrimaryState>,
+    /// Used when the cycle runs without an agent.
+    realm_names: Arc<RealmNames>,
 }
 
 type ZoneResult = Result<Arc<ZoneStats>, CollectError>;
@@ -476,6 +470,7 @@ impl Primary {
             cfg,
             rest,
             state: Mutex::new(PrimaryState::default()),
+            realm_names: Arc::default(),
         }
     }
 
@@ -488,7 +483,12 @@ impl Primary {
     /// true when every collector succeeded.
     pub async fn cycle(&self, agent: Option<&Agent>) -> bool {
         let t = &self.telemetry;
-        let topo = t.run_collector("topology", self.collect_topology()).await;
+        // The agent's `sync status` headers keep the realm's name current (Tentacle's
+        // `period get` lacks it).
+        let realm = agent.map_or_else(|| self.realm_names.clone(), |a| a.realm_names().clone());
+        let topo = t
+            .run_collector("topology", self.collect_topology(&realm))
+            .await;
         let mut ok = topo.is_some();
         if let Some(v) = topo {
             if let Some(a) = agent {
@@ -504,15 +504,21 @@ impl Primary {
         ok
     }
 
-    async fn collect_topology(&self) -> Result<(MetricSet, Arc<TopologyView>), CollectError> {
+    async fn collect_topology(
+        &self,
+        realm_names: &RealmNames,
+    ) -> Result<(MetricSet, Arc<TopologyView>), CollectError> {
         let args = ["period", "get"];
         let out = run_counted(&self.telemetry, &self.rgw, &args, self.rgw.zone(), &[]).await?;
         let period = parse_period(&out.stdout)
             .map_err(|e| parse_failure(&self.telemetry, "period get", e.to_string()))?;
         let view = TopologyView::from_period(period);
         self.warn_once_about(&view);
+        let realm = realm_names
+            .label(&view.period, &self.rgw, &self.telemetry)
+            .await;
+        let realm = realm.as_str();
         let mut m = MetricSet::new();
-        let realm = view.realm_label();
         m.gauge(
             "rgw_multisite_period_epoch",
             "Epoch of the realm's current period, from `period get`.",
@@ -1053,7 +1059,7 @@ impl Primary {
                 println!("[FAIL] {what}: {e}");
             }
         };
-        let topo = match self.collect_topology().await {
+        let topo = match self.collect_topology(&self.realm_names).await {
             Ok((_, v)) => v,
             Err(e) => {
                 report("topology (period get)", Err(e.to_string()));
@@ -1779,5 +1785,51 @@ mod tests {
             text.contains("rgw_multisite_period_epoch{realm=\"lab\"} 9\n"),
             "{text}"
         );
+    }
+
+    #[tokio::test]
+    async fn tentacle_realm_label_is_the_name_from_the_sync_status_header() {
+        // Real Tentacle `period get` (no realm_name) and the master's `sync status`.
+        let cap = |f: &str| {
+            let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../tests/fixtures/radosgw-admin/tentacle-caught-up")
+                .join(f);
+            std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+        };
+        let period = cap("period-get--rgw-zone=us-east.stdout");
+        assert!(!period.contains("realm_name"));
+        let fake = Arc::new(
+            Fake::default()
+                .on("period get --rgw-zone=us-east", 0, &period)
+                .on(
+                    "sync status --rgw-zone=us-east",
+                    0,
+                    &cap("sync-status--rgw-zone=us-east.stdout"),
+                ),
+        );
+        let p = primary(fake.clone(), PrimaryConfig::default());
+        p.cycle(None).await;
+        let text = p.telemetry().exposition();
+        assert_eq!(
+            lines(&text, "rgw_multisite_zone_info{")
+                .iter()
+                .map(|l| l.contains(r#"realm="lab""#))
+                .collect::<Vec<_>>(),
+            vec![true, true],
+            "{text}"
+        );
+        assert!(
+            text.contains("rgw_multisite_period_epoch{realm=\"lab\"} 2\n"),
+            "{text}"
+        );
+        assert!(text.contains("rgw_multisite_collector_success{collector=\"topology\"} 1\n"));
+        // Remembered: the next cycle asks no more.
+        p.cycle(None).await;
+        let asked = fake
+            .calls()
+            .iter()
+            .filter(|c| c.starts_with("sync status"))
+            .count();
+        assert_eq!(asked, 1);
     }
 }
