@@ -60,9 +60,11 @@ struct RunArgs {
     /// Latency of every simulated radosgw-admin call.
     #[arg(long, default_value_t = 100.0)]
     latency_ms: f64,
-    /// --collection.interval of both exporters, and the naive poller's period.
-    #[arg(long, default_value = "60s", value_parser = parse_duration)]
-    interval: Duration,
+    /// --collection.interval of both exporters and the naive poller's period. Default: each
+    /// binary's own default (agent 30 s, exporter 60 s) and 60 s for the naive poller (the
+    /// predecessor's period).
+    #[arg(long, value_parser = parse_duration)]
+    interval: Option<Duration>,
     /// Steady-state cycles measured (after the first).
     #[arg(long, default_value_t = 3)]
     steady_cycles: u32,
@@ -328,7 +330,35 @@ struct Ctx<'a> {
     sim: &'a Path,
     state: &'a Path,
     dir: &'a Path,
-    interval: Duration,
+}
+
+/// The agent's and the exporter's default `--collection.interval`.
+const AGENT_INTERVAL: Duration = Duration::from_secs(30);
+const EXPORTER_INTERVAL: Duration = Duration::from_secs(60);
+const NAIVE_INTERVAL: Duration = Duration::from_secs(60);
+
+impl RunArgs {
+    fn agent_interval(&self) -> Duration {
+        self.interval.unwrap_or(AGENT_INTERVAL)
+    }
+    fn exporter_interval(&self) -> Duration {
+        self.interval.unwrap_or(EXPORTER_INTERVAL)
+    }
+    fn naive_interval(&self) -> Duration {
+        self.interval.unwrap_or(NAIVE_INTERVAL)
+    }
+    /// The longest of the three: bounds waits and places the random injections.
+    fn longest_interval(&self) -> f64 {
+        [
+            self.agent_interval(),
+            self.exporter_interval(),
+            self.naive_interval(),
+        ]
+        .into_iter()
+        .max()
+        .unwrap_or(NAIVE_INTERVAL)
+        .as_secs_f64()
+    }
 }
 
 fn spawn_exporter(
@@ -336,9 +366,10 @@ fn spawn_exporter(
     bin: &Path,
     name: &str,
     zone: &str,
+    interval: Duration,
     extra: &[String],
 ) -> Result<Exporter> {
-    let (sim, state, dir, interval) = (ctx.sim, ctx.state, ctx.dir, ctx.interval);
+    let (sim, state, dir) = (ctx.sim, ctx.state, ctx.dir);
     let port = free_port()?;
     let calls = dir.join(format!("{name}-calls.log"));
     let _ = std::fs::remove_file(&calls);
@@ -594,7 +625,7 @@ fn run_size(a: &RunArgs, bins: &Bins, n: usize, root: &Path) -> Result<SizeResul
         .get(1)
         .cloned()
         .ok_or_else(|| anyhow!("--zones needs a master and at least one secondary"))?;
-    let interval = a.interval.as_secs_f64();
+    let interval = a.longest_interval();
     let base = SimConfig {
         buckets: n,
         datalog_shards: a.datalog_shards,
@@ -705,10 +736,23 @@ fn run_size(a: &RunArgs, bins: &Bins, n: usize, root: &Path) -> Result<SizeResul
         sim: &bins.sim,
         state: &state,
         dir: &dir,
-        interval: a.interval,
     };
-    let agent = spawn_exporter(&ctx, &bins.agent, "agent", &agent_zone, &a.agent_args)?;
-    let exporter = spawn_exporter(&ctx, &bins.exporter, "exporter", &master, &a.exporter_args)?;
+    let agent = spawn_exporter(
+        &ctx,
+        &bins.agent,
+        "agent",
+        &agent_zone,
+        a.agent_interval(),
+        &a.agent_args,
+    )?;
+    let exporter = spawn_exporter(
+        &ctx,
+        &bins.exporter,
+        "exporter",
+        &master,
+        a.exporter_interval(),
+        &a.exporter_args,
+    )?;
     let naive = Arc::new(Naive {
         stop: AtomicBool::new(false),
         state: Mutex::new(NaiveState::default()),
@@ -724,7 +768,7 @@ fn run_size(a: &RunArgs, bins: &Bins, n: usize, root: &Path) -> Result<SizeResul
             zone: agent_zone.clone(),
             cap: a.naive_cap,
             concurrency: a.naive_concurrency,
-            interval: a.interval,
+            interval: a.naive_interval(),
         };
         std::thread::spawn(move || naive_loop(nv, c))
     };
@@ -755,7 +799,10 @@ fn run_size(a: &RunArgs, bins: &Bins, n: usize, root: &Path) -> Result<SizeResul
         // The steady window: whole cycles, CPU sampled between cycles.
         let tck = clk_tck();
         let mut plans = Vec::new();
-        for (name, e) in [("agent", &agent), ("exporter", &exporter)] {
+        for (name, e, iv) in [
+            ("agent", &agent, a.agent_interval().as_secs_f64()),
+            ("exporter", &exporter, a.exporter_interval().as_secs_f64()),
+        ] {
             let calls = read_calls(&e.calls)?;
             let t_first = calls.iter().map(|c| c.start).fold(f64::INFINITY, f64::min);
             if !t_first.is_finite() {
@@ -763,16 +810,16 @@ fn run_size(a: &RunArgs, bins: &Bins, n: usize, root: &Path) -> Result<SizeResul
             }
             let now = now_unix();
             let mut from = 1u32;
-            while t_first + f64::from(from) * interval - 0.5 < now {
+            while t_first + f64::from(from) * iv - 0.5 < now {
                 from += 1;
             }
-            plans.push((name, e.pid(), t_first, from));
+            plans.push((name, e.pid(), t_first, from, iv));
         }
         let mut events: Vec<(f64, usize, bool)> = Vec::new();
-        for (k, (_, _, t_first, from)) in plans.iter().enumerate() {
-            let ws = t_first + f64::from(*from) * interval - 0.5;
+        for (k, (_, _, t_first, from, iv)) in plans.iter().enumerate() {
+            let ws = t_first + f64::from(*from) * iv - 0.5;
             events.push((ws, k, true));
-            events.push((ws + f64::from(a.steady_cycles) * interval, k, false));
+            events.push((ws + f64::from(a.steady_cycles) * iv, k, false));
         }
         events.sort_by(|x, y| x.0.total_cmp(&y.0));
         let mut cpu: Vec<(Cpu, Cpu)> = vec![(Cpu::default(), Cpu::default()); plans.len()];
@@ -805,7 +852,8 @@ fn run_size(a: &RunArgs, bins: &Bins, n: usize, root: &Path) -> Result<SizeResul
             }
         }
         let mut ours_total = 0.0;
-        for (k, (name, _pid, t_first, from)) in plans.iter().enumerate() {
+        for (k, (name, _pid, t_first, from, iv)) in plans.iter().enumerate() {
+            let interval = *iv;
             let e = if k == 0 { &agent } else { &exporter };
             let r = if k == 0 {
                 &mut result.agent
@@ -1015,7 +1063,8 @@ fn run_size(a: &RunArgs, bins: &Bins, n: usize, root: &Path) -> Result<SizeResul
         result.naive = NaiveResult {
             cycles: done,
             calls_per_cycle: in_done as f64 / done as f64,
-            calls_per_minute: in_done as f64 / done as f64 * 60.0 / interval,
+            calls_per_minute: in_done as f64 / done as f64 * 60.0
+                / a.naive_interval().as_secs_f64(),
             cycle_wall_seconds: st.cycles.iter().map(|(s, e)| e - s).sum::<f64>() / done as f64,
             buckets_per_cycle: st.buckets_per_cycle,
         };
@@ -1058,7 +1107,7 @@ fn ratio(a: f64, b: f64) -> String {
     }
 }
 
-fn markdown(r: &Report, interval: f64, cap: usize) -> String {
+fn markdown(r: &Report, cap: usize) -> String {
     use std::fmt::Write as _;
     let mut s = String::new();
     let _ = writeln!(s, "Command: `{}`\n", r.command);
@@ -1079,7 +1128,7 @@ fn markdown(r: &Report, interval: f64, cap: usize) -> String {
         );
         let _ = writeln!(
             s,
-            "| calls per minute at {interval:.0} s | {:.0} | {:.0} | {:.0} | {} |",
+            "| calls per minute | {:.0} | {:.0} | {:.0} | {} |",
             ag.calls_per_minute,
             ex.calls_per_minute,
             nv.calls_per_minute,
@@ -1133,7 +1182,7 @@ fn markdown(r: &Report, interval: f64, cap: usize) -> String {
         );
         let _ = writeln!(
             s,
-            "| CPU per minute at {interval:.0} s | {:.3} s | {:.3} s | | |",
+            "| CPU per minute | {:.3} s | {:.3} s | | |",
             ag.cpu_seconds_per_minute, ex.cpu_seconds_per_minute
         );
         let _ = writeln!(
@@ -1449,7 +1498,18 @@ fn run(a: &RunArgs) -> Result<()> {
     for (k, v) in [
         ("datalog_shards", a.datalog_shards.to_string()),
         ("latency_ms", a.latency_ms.to_string()),
-        ("interval_seconds", a.interval.as_secs_f64().to_string()),
+        (
+            "agent_interval_seconds",
+            a.agent_interval().as_secs_f64().to_string(),
+        ),
+        (
+            "exporter_interval_seconds",
+            a.exporter_interval().as_secs_f64().to_string(),
+        ),
+        (
+            "naive_interval_seconds",
+            a.naive_interval().as_secs_f64().to_string(),
+        ),
         ("steady_cycles", a.steady_cycles.to_string()),
         ("trials", a.trials.to_string()),
         ("lagging", a.lagging.to_string()),
@@ -1476,10 +1536,7 @@ fn run(a: &RunArgs) -> Result<()> {
         "loadavg at the end".into(),
         machine().get("loadavg").cloned().unwrap_or_default(),
     );
-    print!(
-        "{}",
-        markdown(&report, a.interval.as_secs_f64(), a.naive_cap)
-    );
+    print!("{}", markdown(&report, a.naive_cap));
     if let Some(p) = &a.json {
         std::fs::write(p, serde_json::to_string_pretty(&report)?)?;
     }

@@ -114,7 +114,7 @@ impl Default for AgentConfig {
             sync_errors: true,
             bucket_sync: true,
             concurrency: 4,
-            sweep_per_cycle: 100,
+            sweep_per_cycle: 50,
             all_buckets: false,
             error_page_size: 1000,
             topology: true,

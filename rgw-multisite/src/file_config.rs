@@ -139,7 +139,8 @@ pub struct ExporterArgs {
           action = clap::ArgAction::Set, value_name = "BOOL")]
     pub all_buckets: bool,
 
-    /// Concurrent calls within a collector (zones read, buckets checked).
+    /// Concurrent calls within a collector (bucket sync info checks). Zones' bucket stats are
+    /// read one at a time whatever this says: each can be ~150 MB at 100k buckets.
     #[arg(long = "radosgw-admin.concurrency", env = "RGW_MULTISITE_RADOSGW_ADMIN_CONCURRENCY",
           default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub concurrency: u16,

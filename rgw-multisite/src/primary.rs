@@ -651,6 +651,7 @@ impl Primary {
         };
         let parsed = parse_bucket_stats(&stdout)
             .map_err(|e| parse_failure(&self.telemetry, command, format!("zone {zone}: {e}")))?;
+        drop(stdout);
         let mut buckets = HashMap::with_capacity(parsed.len());
         for b in parsed {
             buckets.insert(b.key(), b);
@@ -662,19 +663,20 @@ impl Primary {
         }))
     }
 
+    /// Zones are read one after the other, not `--radosgw-admin.concurrency` at a time: one
+    /// zone's listing is ~150 MB of JSON at 100k buckets, so reading three at once would hold
+    /// three of them in memory (818 MiB peak in the benchmark) where one at a time keeps only
+    /// one listing plus the compact parsed stats of the zones already read.
     async fn fetch_all(&self, topo: &TopologyView) -> BTreeMap<String, ZoneResult> {
-        let zones = topo.zones_to_read();
-        stream::iter(zones)
-            .map(|z| async move {
-                let r = self.fetch_zone(&z, topo).await;
-                if let Err(e) = &r {
-                    tracing::warn!(collector = "bucket_stats", zone = %z, command = %e.command, kind = e.error.kind(), error = %e.error, "cannot read the zone's bucket stats");
-                }
-                (z, r)
-            })
-            .buffer_unordered(self.cfg.concurrency.max(1))
-            .collect()
-            .await
+        let mut out = BTreeMap::new();
+        for z in topo.zones_to_read() {
+            let r = self.fetch_zone(&z, topo).await;
+            if let Err(e) = &r {
+                tracing::warn!(collector = "bucket_stats", zone = %z, command = %e.command, kind = e.error.kind(), error = %e.error, "cannot read the zone's bucket stats");
+            }
+            out.insert(z, r);
+        }
+        out
     }
 
     /// `bucket_stats` then `bucket_compare`; true when both succeeded.
