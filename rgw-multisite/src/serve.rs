@@ -95,14 +95,36 @@ pub async fn bind(addr: &str) -> std::io::Result<tokio::net::TcpListener> {
     } else {
         addr.to_string()
     };
-    match tokio::net::TcpListener::bind(&addr).await {
+    match listen(&addr).await {
         Ok(l) => Ok(l),
         // Hosts without IPv6 still get the wildcard address.
-        Err(_) if addr.starts_with("[::]:") => {
-            tokio::net::TcpListener::bind(addr.replacen("[::]", "0.0.0.0", 1)).await
-        }
+        Err(_) if addr.starts_with("[::]:") => listen(&addr.replacen("[::]", "0.0.0.0", 1)).await,
         Err(e) => Err(e),
     }
+}
+
+/// Connections the kernel queues before they are accepted. std's (and so tokio's) bind uses
+/// 128, which overflows when a few hundred scrapers connect at once: the overflow is dropped
+/// and retried by the client a second later.
+const LISTEN_BACKLOG: u32 = 1024;
+
+async fn listen(addr: &str) -> std::io::Result<tokio::net::TcpListener> {
+    let mut last = None;
+    for sa in tokio::net::lookup_host(addr).await? {
+        let socket = if sa.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        socket.set_reuseaddr(true)?;
+        match socket.bind(sa).and_then(|()| socket.listen(LISTEN_BACKLOG)) {
+            Ok(l) => return Ok(l),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        std::io::Error::new(std::io::ErrorKind::InvalidInput, "no address to listen on")
+    }))
 }
 
 /// Limits of the HTTP server. Scrapes are served from memory, so these only bound what a
