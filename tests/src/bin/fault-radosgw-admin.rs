@@ -172,10 +172,12 @@ fn main() -> ExitCode {
         }
         "hang" => {
             let exe = std::env::current_exe().expect("current exe");
-            let _child = Command::new(exe)
+            let mut child = Command::new(exe)
                 .arg(format!("sleep-child={param}"))
                 .spawn()
                 .expect("spawn the child");
+            // The child never exits: this waits until the process group is killed.
+            let _ = child.wait();
             sleep_forever();
         }
         "exit" => {
