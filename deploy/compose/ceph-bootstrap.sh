@@ -38,10 +38,11 @@ RGW_HOST="${RGW_HOST:-ceph}"
 SYNC_TIMEOUT="${SYNC_TIMEOUT:-300}"
 # The exporters' cephx user and its caps (README, "Permissions", found on the lab): read the
 # RGW pools with read-only class methods; write only the notify.* objects of each zone's
-# control pool, which radosgw-admin creates and watches at start. One key serves both
-# exporters here, so both zones' control pools.
+# control pool, which radosgw-admin creates and watches at start, and (Ceph 20) the log pool's
+# data_loggenerations_metadata watch and restore.* FIFO check. One key serves both
+# exporters here, so both zones' pools.
 EXPORTER_ID=rgw-exporter
-EXPORTER_CAPS=(mon 'allow r' osd 'allow r class-read tag rgw *=*, allow rw pool=us-east.rgw.control object_prefix notify., allow rw pool=us-west.rgw.control object_prefix notify.')
+EXPORTER_CAPS=(mon 'allow r' osd 'allow r class-read tag rgw *=*, allow rw pool=us-east.rgw.control object_prefix notify., allow rw pool=us-east.rgw.log object_prefix data_loggenerations_metadata, allow rw class-read class-write pool=us-east.rgw.log namespace=restore object_prefix restore., allow rw pool=us-west.rgw.control object_prefix notify., allow rw pool=us-west.rgw.log object_prefix data_loggenerations_metadata, allow rw class-read class-write pool=us-west.rgw.log namespace=restore object_prefix restore.')
 
 RGWA_TIMEOUTS=(--client_mount_timeout=20 --rados_mon_op_timeout=30 --rados_osd_op_timeout=30)
 rgwa() { radosgw-admin -c "$CONF" "${RGWA_TIMEOUTS[@]}" "$@"; }

@@ -594,8 +594,8 @@ fn less_than_the_documented_caps_fails_clearly() {
     drop(none);
 
     // Read-only osd caps, no write of the control pool's notify objects: radosgw-admin
-    // reads the period but cannot start its watch, so every zone command fails (Pacific:
-    // a segmentation fault, exit 139).
+    // reads the period but cannot start its watch, so every zone command fails (Pacific and
+    // Reef: a segmentation fault, exit 139; Tentacle: exit 5).
     let ro = Client::create(
         &lab,
         "client.rgw-exporter-no-notify",
