@@ -123,7 +123,9 @@ cephc() { cx ceph -c "$CONF" "${CEPH_TIMEOUTS[@]}" "$@"; }
 pid_is_ours() {
     local pid="$1"
     [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] || return 1
-    tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$STATE"
+    # "$STATE/" or "$STATE " (tr ends every argument with a blank): /tmp/lab-x must not
+    # match the processes of /tmp/lab-x-reef.
+    tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -e "$STATE/" -e "$STATE "
 }
 
 pid_of() {
