@@ -137,11 +137,12 @@ struct ParseArgs {
     bin_dir: Option<PathBuf>,
     #[arg(long)]
     workdir: Option<PathBuf>,
-    /// How the output reaches the parser. `runner-concurrent`: as the exporter does today
-    /// (64 KiB reads into a growing buffer, a lossy UTF-8 copy, every zone's text held at
-    /// once as concurrent fetches do); `runner-sequential`: the same, one zone at a time;
-    /// `no-copy-sequential`: one read to the end, no UTF-8 copy, one zone at a time;
-    /// `stream-sequential`: deserialized while reading, no text kept.
+    /// How the output reaches the parser. `runner-concurrent`: as the exporter did up to
+    /// c852716 (64 KiB reads into a growing buffer, a lossy UTF-8 copy, every zone's text
+    /// held at once as concurrent fetches do); `runner-sequential`: the same, one zone at a
+    /// time; `no-copy-sequential`: one read to the end, no UTF-8 copy, one zone at a time
+    /// (what the exporter does since c852716); `stream-sequential`: deserialized while
+    /// reading, no text kept (not in the exporter yet).
     #[arg(
         long,
         value_delimiter = ',',
