@@ -372,6 +372,24 @@ impl PrimaryConfig {
 // The collectors
 // ---------------------------------------------------------------------------------------
 
+/// `bucket stats` exits 0 even when it could not read some buckets' index (a missing cephx
+/// cap on the index pool, a broken shard): it prints `error getting bucket stats bucket=B
+/// ret=-1` on stderr and lists those buckets with wrong counts. Such a listing must not be
+/// compared: every bucket in it could page or hide a gap.
+fn check_bucket_stats_stderr(stderr: &str) -> Result<(), String> {
+    const MARK: &str = "error getting bucket stats";
+    let mut bad = stderr.lines().filter(|l| l.contains(MARK));
+    let Some(first) = bad.next() else {
+        return Ok(());
+    };
+    let n = 1 + bad.count();
+    Err(format!(
+        "radosgw-admin could not read {n} bucket(s) and would report wrong counts ({}); \
+         check the cephx caps on the bucket index pool (README: Permissions)",
+        crate::runner::truncate(first.trim(), 200)
+    ))
+}
+
 /// Bucket stats of one zone, keyed by `tenant/name`.
 #[derive(Debug, Default)]
 pub struct ZoneStats {
@@ -620,6 +638,13 @@ impl Primary {
             Source::Cli => {
                 let args = ["bucket", "stats"];
                 let out = run_counted(&self.telemetry, &self.rgw, &args, Some(zone), &[]).await?;
+                check_bucket_stats_stderr(&out.stderr).map_err(|msg| {
+                    parse_failure(
+                        &self.telemetry,
+                        "bucket stats",
+                        format!("zone {zone}: {msg}"),
+                    )
+                })?;
                 (out.stdout, "bucket stats")
             }
             Source::Rest(endpoint) => {
@@ -1434,10 +1459,17 @@ mod tests {
     #[derive(Default)]
     struct Fake {
         answers: HashMap<String, (i32, String)>,
+        stderrs: HashMap<String, String>,
         calls: Mutex<Vec<String>>,
     }
 
     impl Fake {
+        /// Stderr for a call, whatever its exit code (radosgw-admin warns with exit 0).
+        fn stderr(mut self, args: &str, stderr: &str) -> Self {
+            self.stderrs.insert(args.to_string(), stderr.to_string());
+            self
+        }
+
         fn on(mut self, args: &str, code: i32, stdout: &str) -> Self {
             self.answers
                 .insert(args.to_string(), (code, stdout.to_string()));
@@ -1457,10 +1489,10 @@ mod tests {
             let out = match self.answers.get(&key) {
                 Some((code, stdout)) => Ok(CommandOutput {
                     stdout: stdout.clone(),
-                    stderr: if *code == 0 {
-                        String::new()
-                    } else {
-                        "failure".into()
+                    stderr: match self.stderrs.get(&key) {
+                        Some(e) => e.clone(),
+                        None if *code == 0 => String::new(),
+                        None => "failure".into(),
                     },
                     code: *code,
                     duration: Duration::from_millis(1),
@@ -1688,6 +1720,43 @@ mod tests {
         assert!(
             !text.contains("rgw_multisite_buckets{zone=\"us-west\""),
             "{text}"
+        );
+    }
+
+    #[tokio::test]
+    async fn bucket_stats_with_unreadable_buckets_is_a_failure_not_wrong_counts() {
+        // Seen on 16.2.15 with a cephx user lacking the index pool: exit 0, the buckets
+        // listed with zero usage, one stderr line per bucket.
+        let fake = Arc::new(fake_cluster().stderr(
+            "bucket stats --rgw-zone=us-west",
+            "error getting bucket stats bucket=a ret=-1\nerror getting bucket stats bucket=b ret=-1\n",
+        ));
+        let p = primary(fake, PrimaryConfig::default());
+        assert!(!p.cycle(None).await);
+        let text = p.telemetry().exposition();
+        for want in [
+            "rgw_multisite_collector_success{collector=\"bucket_stats\"} 0\n",
+            "rgw_multisite_bucket_stats_ok{zone=\"us-west\"} 0\n",
+            "rgw_multisite_command_errors_total{command=\"bucket stats\",kind=\"parse\"} 1\n",
+        ] {
+            assert!(text.contains(want), "{want} missing:\n{text}");
+        }
+        assert!(
+            !text.contains("rgw_multisite_buckets{zone=\"us-west\""),
+            "{text}"
+        );
+        assert_eq!(
+            check_bucket_stats_stderr("error getting bucket stats bucket=x ret=-1\n"),
+            Err(
+                "radosgw-admin could not read 1 bucket(s) and would report wrong counts \
+                 (error getting bucket stats bucket=x ret=-1); check the cephx caps on the \
+                 bucket index pool (README: Permissions)"
+                    .into()
+            )
+        );
+        assert_eq!(
+            check_bucket_stats_stderr("2024-01-01T00:00:00 7f 0 noise\n"),
+            Ok(())
         );
     }
 
