@@ -134,6 +134,8 @@ async fn run(cli: Cli, http: rgw_multisite::serve::HttpOptions) -> anyhow::Resul
     let rgw =
         RadosgwAdmin::new(base, ceph_timeout_args(timeout), runner).with_zone(cli.zone.clone());
     let telemetry = Telemetry::new(env!("CARGO_PKG_VERSION"), "agent", "sync_status");
+    // A timed-out call is followed by a liveness probe within min(timeout, 10 s).
+    telemetry.set_call_timeout(timeout);
     let cfg = AgentConfig {
         sync_errors: cli.sync_errors,
         bucket_sync: cli.bucket_sync,

@@ -145,6 +145,8 @@ async fn run(
     }
 
     let telemetry = Telemetry::new(env!("CARGO_PKG_VERSION"), "primary", "topology");
+    // A timed-out call is followed by a liveness probe within min(timeout, 10 s).
+    telemetry.set_call_timeout(timeout);
     let agent = Agent::new(
         rgw.clone(),
         telemetry.clone(),

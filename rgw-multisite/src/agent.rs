@@ -13,6 +13,7 @@ use futures_util::stream::{self, StreamExt};
 
 use crate::collect::{parse_failure, run_counted, CollectError, Telemetry};
 use crate::metrics::{now_unix, MetricSet};
+use crate::parse::bucket_list::parse_bucket_list;
 use crate::parse::bucket_sync_status::{parse_bucket_sync_status, BucketSource, BucketSourceState};
 use crate::parse::common::NamedId;
 use crate::parse::data_sync_status::parse_data_sync_shard;
@@ -219,6 +220,13 @@ impl Agent {
 
     /// Runs one full cycle. Returns true when every collector succeeded.
     pub async fn cycle(&self) -> bool {
+        self.telemetry.begin_cycle();
+        self.run_collectors().await
+    }
+
+    /// The collectors of a cycle, within a cycle the caller began (the master's exporter
+    /// runs them after its own, on the same telemetry).
+    pub async fn run_collectors(&self) -> bool {
         let t = &self.telemetry;
         // The master's exporter runs its own topology collector and hands over the names.
         let topo = if self.cfg.topology {
@@ -823,7 +831,7 @@ impl Agent {
         if needs_list {
             let args = ["bucket", "list"];
             let out = run_counted(&self.telemetry, &self.rgw, &args, self.rgw.zone(), &[]).await?;
-            let list: Vec<String> = serde_json::from_str(&out.stdout)
+            let list = parse_bucket_list(&out.stdout)
                 .map_err(|e| parse_failure(&self.telemetry, "bucket list", e.to_string()))?;
             let now = now_unix();
             let mut st = lock(&self.state);
@@ -1082,7 +1090,7 @@ fn observe(s: &BucketSource, now: f64) -> BucketObs {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runner::FakeRunner;
+    use crate::runner::{FakeRunner, RunError};
 
     const PERIOD: &str = r#"{"id":"p1","epoch":3,"realm_id":"r1","realm_name":"lab",
       "master_zonegroup":"zg","master_zone":"E",
@@ -1385,6 +1393,156 @@ mod tests {
         assert!(text.contains("rgw_multisite_collector_success{collector=\"sync_errors\"} 0\n"));
         assert!(text.contains("rgw_multisite_collector_success{collector=\"bucket_sync\"} 0\n"));
         assert!(text.contains("rgw_multisite_up 0\n"));
+    }
+
+    fn probe_argv() -> Vec<String> {
+        let mut v = argv(&["period", "get"]);
+        v.extend(crate::runner::ceph_timeout_args(
+            std::time::Duration::from_secs(10),
+        ));
+        v
+    }
+
+    fn shard_argv(s: u32) -> Vec<String> {
+        argv(&[
+            "sync",
+            "error",
+            "list",
+            &format!("--shard-id={s}"),
+            "--max-entries=1000",
+        ])
+    }
+
+    /// A cycle whose `sync error list` shard 0 times out, every other call answered.
+    fn timing_out_cluster() -> (Arc<FakeRunner>, Agent) {
+        let fake = FakeRunner::new();
+        let a = agent(
+            &fake,
+            AgentConfig {
+                topology: false,
+                concurrency: 1,
+                sweep_per_cycle: 10,
+                ..AgentConfig::default()
+            },
+        );
+        a.telemetry()
+            .set_call_timeout(std::time::Duration::from_secs(30));
+        fake.on(argv(&["sync", "status"]), 0, BEHIND, "");
+        answer_errors(&fake, &[]);
+        fake.set(
+            shard_argv(0),
+            Err(RunError::Timeout(std::time::Duration::from_secs(30))),
+        );
+        fake.on(
+            argv(&[
+                "data",
+                "sync",
+                "status",
+                "--source-zone=us-east",
+                "--shard-id=3",
+            ]),
+            0,
+            r#"{"shard_id":3,"marker":{},"pending_buckets":[],"recovering_buckets":[]}"#,
+            "",
+        );
+        fake.on(argv(&["bucket", "list"]), 0, "[]\n", "");
+        (fake, a)
+    }
+
+    #[tokio::test]
+    async fn a_dead_cluster_mid_cycle_sets_up_0_and_runs_no_further_call_until_the_next_cycle() {
+        let (fake, a) = timing_out_cluster();
+        fake.set(
+            probe_argv(),
+            Err(RunError::Timeout(std::time::Duration::from_secs(10))),
+        );
+        assert!(!a.cycle().await);
+        // Not 31 more shards, `data sync status` and `bucket list`, each waiting its timeout.
+        assert_eq!(
+            fake.calls(),
+            vec![argv(&["sync", "status"]), shard_argv(0), probe_argv()]
+        );
+        let text = a.telemetry().exposition();
+        assert!(text.contains("rgw_multisite_up 0\n"), "{text}");
+        for c in ["sync_errors", "bucket_sync"] {
+            assert!(
+                text.contains(&format!(
+                    "rgw_multisite_collector_success{{collector=\"{c}\"}} 0\n"
+                )),
+                "{text}"
+            );
+        }
+        assert!(!text.contains("rgw_multisite_buckets_behind"), "{text}");
+        assert!(text.contains(
+            "rgw_multisite_command_errors_total{command=\"period get\",kind=\"timeout\"} 1\n"
+        ));
+        assert!(text.contains(
+            "rgw_multisite_command_errors_total{command=\"sync error list\",kind=\"timeout\"} 1\n"
+        ));
+        assert!(!text.contains("command=\"bucket list\""), "{text}");
+
+        // The monitor is back: the next cycle asks again and up returns with its success.
+        answer_errors(&fake, &[]);
+        fake.on(probe_argv(), 0, PERIOD, "");
+        let before = fake.calls().len();
+        assert!(a.cycle().await);
+        let text = a.telemetry().exposition();
+        assert!(text.contains("rgw_multisite_up 1\n"), "{text}");
+        assert!(text.contains("rgw_multisite_collector_success{collector=\"bucket_sync\"} 1\n"));
+        let calls = fake.calls();
+        assert_eq!(calls.len() - before, 1 + 32 + 2, "{calls:?}");
+        assert!(!calls[before..].contains(&probe_argv()));
+    }
+
+    #[tokio::test]
+    async fn a_slow_call_on_a_live_cluster_fails_its_collector_only() {
+        let (fake, a) = timing_out_cluster();
+        fake.on(probe_argv(), 0, PERIOD, "");
+        assert!(!a.cycle().await);
+        let calls = fake.calls();
+        assert_eq!(calls.iter().filter(|c| **c == probe_argv()).count(), 1);
+        assert!(calls.contains(&shard_argv(31)), "{calls:?}");
+        assert!(calls.contains(&argv(&["bucket", "list"])), "{calls:?}");
+        let text = a.telemetry().exposition();
+        assert!(text.contains("rgw_multisite_up 1\n"), "{text}");
+        assert!(text.contains("rgw_multisite_collector_success{collector=\"sync_errors\"} 0\n"));
+        assert!(text.contains("rgw_multisite_collector_success{collector=\"bucket_sync\"} 1\n"));
+        assert!(!text.contains("command=\"period get\""), "{text}");
+    }
+
+    #[tokio::test]
+    async fn bucket_list_with_interleaved_log_lines_feeds_the_sweep() {
+        let (fake, a) = timing_out_cluster();
+        answer_errors(&fake, &[]);
+        fake.on(
+            argv(&["bucket", "list"]),
+            0,
+            "2024-04-18T13:15:16.957+0000 7ffb3d16f880  0 WARNING: unrelated\n[\n    \"b1\"\n]\n",
+            "",
+        );
+        fake.on(
+            argv(&[
+                "bucket",
+                "sync",
+                "status",
+                "--bucket=b1",
+                "--source-zone=us-east",
+            ]),
+            0,
+            "          realm r1 (lab)\n      zonegroup zg (zg1)\n           zone W (us-west)\n         bucket :b1[E.2.1])\n\n    source zone E (us-east)\n  source bucket b1:E.2.1\n                full sync: 0/11 shards\n                incremental sync: 11/11 shards\n                bucket is caught up with source\n",
+            "",
+        );
+        assert!(a.cycle().await);
+        let text = a.telemetry().exposition();
+        assert!(!text.contains("command=\"bucket list\""), "{text}");
+        assert!(text.contains("rgw_multisite_collector_success{collector=\"bucket_sync\"} 1\n"));
+        assert!(fake.calls().contains(&argv(&[
+            "bucket",
+            "sync",
+            "status",
+            "--bucket=b1",
+            "--source-zone=us-east"
+        ])));
     }
 
     /// One file of a real lab capture (tests/fixtures/radosgw-admin/<dir>/<file>).

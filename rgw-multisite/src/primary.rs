@@ -501,6 +501,7 @@ impl Primary {
     /// true when every collector succeeded.
     pub async fn cycle(&self, agent: Option<&Agent>) -> bool {
         let t = &self.telemetry;
+        t.begin_cycle();
         // The agent's `sync status` headers keep the realm's name current (Tentacle's
         // `period get` lacks it).
         let realm = agent.map_or_else(|| self.realm_names.clone(), |a| a.realm_names().clone());
@@ -516,7 +517,7 @@ impl Primary {
         }
         ok &= self.collect_buckets().await;
         if let Some(a) = agent {
-            ok &= a.cycle().await;
+            ok &= a.run_collectors().await;
         }
         t.set_ready();
         ok
@@ -1586,6 +1587,50 @@ mod tests {
             .with_zone(Some("us-east".into()));
         let t = Telemetry::new("t", "primary", "topology");
         Primary::new(rgw, t, cfg, None)
+    }
+
+    #[tokio::test]
+    async fn a_dead_cluster_mid_cycle_sets_up_0_at_once_and_the_next_good_cycle_brings_it_back() {
+        use crate::runner::FakeRunner;
+        let argv = |args: &str, zone: &str| -> Vec<String> {
+            let mut v = vec!["radosgw-admin".to_string()];
+            v.extend(args.split(' ').map(str::to_string));
+            v.push(format!("--rgw-zone={zone}"));
+            v
+        };
+        let mut probe = argv("period get", "us-east");
+        probe.extend(crate::runner::ceph_timeout_args(Duration::from_secs(8)));
+        let fake = FakeRunner::new();
+        let rgw = RadosgwAdmin::new(vec!["radosgw-admin".into()], vec![], fake.clone())
+            .with_zone(Some("us-east".into()));
+        let t = Telemetry::new("t", "primary", "topology");
+        t.set_call_timeout(Duration::from_secs(8));
+        let p = Primary::new(rgw, t.clone(), PrimaryConfig::default(), None);
+        fake.on(argv("period get", "us-east"), 0, PERIOD, "");
+        let timeout = |s| Err(RunError::Timeout(Duration::from_secs(s)));
+        fake.set(argv("bucket stats", "us-east"), timeout(8));
+        fake.set(probe.clone(), timeout(8));
+        fake.on(argv("bucket stats", "us-west"), 0, &stats(&[("a", 10)]), "");
+        assert!(!p.cycle(None).await);
+        // The topology collector (up's) succeeded, yet up is 0; us-west was never asked.
+        assert_eq!(
+            fake.calls(),
+            vec![
+                argv("period get", "us-east"),
+                argv("bucket stats", "us-east"),
+                probe.clone()
+            ]
+        );
+        let text = t.exposition();
+        assert!(text.contains("rgw_multisite_up 0\n"), "{text}");
+        assert!(text.contains("rgw_multisite_collector_success{collector=\"topology\"} 1\n"));
+        assert!(text.contains("rgw_multisite_collector_success{collector=\"bucket_stats\"} 0\n"));
+
+        fake.on(argv("bucket stats", "us-east"), 0, &stats(&[("a", 10)]), "");
+        assert!(p.cycle(None).await);
+        let text = t.exposition();
+        assert!(text.contains("rgw_multisite_up 1\n"), "{text}");
+        assert!(fake.calls().contains(&argv("bucket stats", "us-west")));
     }
 
     fn lines(text: &str, prefix: &str) -> Vec<String> {

@@ -50,6 +50,9 @@ pub enum RunError {
     TooLarge { limit: usize },
     #[error("cannot parse output: {0}")]
     Parse(String),
+    /// Not run: earlier in this cycle a call timed out and the liveness probe failed too.
+    #[error("skipped: the cluster did not answer ({0})")]
+    Skipped(String),
 }
 
 impl RunError {
@@ -59,6 +62,8 @@ impl RunError {
             RunError::Spawn { .. } => "spawn",
             RunError::Exit { .. } => "exit",
             RunError::TooLarge { .. } | RunError::Parse(_) => "parse",
+            // Never counted in `command_errors_total` (no command ran); logs only.
+            RunError::Skipped(_) => "skipped",
         }
     }
 }
@@ -68,6 +73,16 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// Runs one command given as a full argv. Tests use a fake keyed by argv.
 pub trait CommandRunner: Send + Sync {
     fn run<'a>(&'a self, argv: &'a [String]) -> BoxFuture<'a, Result<CommandOutput, RunError>>;
+
+    /// As [`run`](Self::run) with a per-call timeout no longer than the runner's own (the
+    /// liveness probe's). Runners without timeouts (fakes) ignore it.
+    fn run_with_timeout<'a>(
+        &'a self,
+        argv: &'a [String],
+        _timeout: Duration,
+    ) -> BoxFuture<'a, Result<CommandOutput, RunError>> {
+        self.run(argv)
+    }
 }
 
 /// The real runner: `tokio::process`, stdout and stderr kept apart, a timeout per call.
@@ -90,6 +105,18 @@ impl ProcessRunner {
 impl CommandRunner for ProcessRunner {
     fn run<'a>(&'a self, argv: &'a [String]) -> BoxFuture<'a, Result<CommandOutput, RunError>> {
         Box::pin(run_process(argv, self.timeout, self.max_output_bytes))
+    }
+
+    fn run_with_timeout<'a>(
+        &'a self,
+        argv: &'a [String],
+        timeout: Duration,
+    ) -> BoxFuture<'a, Result<CommandOutput, RunError>> {
+        Box::pin(run_process(
+            argv,
+            timeout.min(self.timeout),
+            self.max_output_bytes,
+        ))
     }
 }
 
@@ -306,6 +333,29 @@ impl RadosgwAdmin {
         self.runner.run(&argv).await
     }
 
+    /// As [`run_in_zone`](Self::run_in_zone) within `timeout`, Ceph's own timeouts set to
+    /// match instead of the configured ones, so a dead monitor fails it within `timeout`.
+    pub async fn run_in_zone_within(
+        &self,
+        args: &[&str],
+        zone: Option<&str>,
+        timeout: Duration,
+    ) -> Result<CommandOutput, RunError> {
+        let ceph = ceph_timeout_args(timeout);
+        let mut argv = self.base.clone();
+        argv.extend(args.iter().map(|s| s.to_string()));
+        if let Some(z) = zone {
+            argv.push(format!("--rgw-zone={z}"));
+        }
+        let is_ceph_timeout = |a: &String| {
+            ceph.iter()
+                .any(|c| c.split('=').next().is_some_and(|k| a.starts_with(k)))
+        };
+        argv.extend(self.extra.iter().filter(|a| !is_ceph_timeout(a)).cloned());
+        argv.extend(ceph.iter().cloned());
+        self.runner.run_with_timeout(&argv, timeout).await
+    }
+
     /// Name of a command for labels: its subcommand words (`bucket sync status`).
     pub fn command_label(args: &[&str]) -> String {
         args.iter()
@@ -381,6 +431,38 @@ mod tests {
         let r = ProcessRunner::new(Duration::from_secs(5));
         let out = r.run(&sh("printf 'a\\377b'")).await.map(|o| o.stdout);
         assert_eq!(out, Ok("a\u{FFFD}b".to_string()));
+    }
+
+    #[tokio::test]
+    async fn a_shorter_timeout_replaces_the_ceph_timeouts_and_bounds_the_call() {
+        let fake = FakeRunner::new();
+        let rgw = RadosgwAdmin::new(
+            vec!["radosgw-admin".into()],
+            ceph_timeout_args(Duration::from_secs(30)),
+            fake.clone(),
+        );
+        let _ = rgw
+            .run_in_zone_within(&["period", "get"], Some("z"), Duration::from_secs(10))
+            .await;
+        assert_eq!(
+            fake.calls(),
+            vec![vec![
+                "radosgw-admin",
+                "period",
+                "get",
+                "--rgw-zone=z",
+                "--client_mount_timeout=10",
+                "--rados_mon_op_timeout=10",
+                "--rados_osd_op_timeout=10"
+            ]]
+        );
+        let r = ProcessRunner::new(Duration::from_secs(5));
+        let err = r
+            .run_with_timeout(&sh("sleep 5"), Duration::from_millis(200))
+            .await
+            .map(|_| ())
+            .unwrap_err();
+        assert_eq!(err, RunError::Timeout(Duration::from_millis(200)));
     }
 
     #[test]
