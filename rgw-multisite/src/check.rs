@@ -1,5 +1,6 @@
 //! `check` mode: pre-flight checks with one clear line per check, for operators setting up.
 
+use crate::parse::bucket_list::parse_bucket_list;
 use crate::parse::bucket_sync_status::parse_bucket_sync_status;
 use crate::parse::data_sync_status::parse_data_sync_shard;
 use crate::parse::period::parse_period;
@@ -155,8 +156,7 @@ pub async fn run_checks(rgw: &RadosgwAdmin, zone: Option<&str>, agent: bool) -> 
             c.report("data sync status parses", r);
         }
         let buckets = c.call(&["bucket", "list"]).await.and_then(|o| {
-            serde_json::from_str::<Vec<String>>(&o.stdout)
-                .map_err(|e| format!("cannot parse `bucket list`: {e}"))
+            parse_bucket_list(&o.stdout).map_err(|e| format!("cannot parse `bucket list`: {e}"))
         });
         let first = buckets.as_ref().ok().and_then(|b| b.first().cloned());
         c.report(
@@ -188,5 +188,86 @@ pub async fn run_checks(rgw: &RadosgwAdmin, zone: Option<&str>, agent: bool) -> 
     } else {
         println!("{} check(s) failed", c.failures);
         false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runner::FakeRunner;
+
+    fn capture(file: &str) -> String {
+        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../tests/fixtures/radosgw-admin/pacific-caught-up")
+            .join(file);
+        std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+    }
+
+    #[tokio::test]
+    async fn bucket_list_with_interleaved_log_lines_passes() {
+        let fake = FakeRunner::new();
+        let rgw = RadosgwAdmin::new(vec!["radosgw-admin".into()], vec![], fake.clone())
+            .with_zone(Some("us-west".into()));
+        fake.on(
+            vec!["radosgw-admin".into(), "--version".into()],
+            0,
+            "ceph version 16.2.15\n",
+            "",
+        );
+        let on = |args: &[&str], stdout: &str| {
+            let argv = rgw.argv(args);
+            fake.on(argv, 0, stdout, "");
+        };
+        on(
+            &["period", "get"],
+            &capture("period-get--rgw-zone=us-west.stdout"),
+        );
+        on(
+            &["sync", "status"],
+            &capture("sync-status--rgw-zone=us-west.stdout"),
+        );
+        on(
+            &[
+                "sync",
+                "error",
+                "list",
+                "--shard-id=0",
+                "--max-entries=1000",
+            ],
+            &capture("sync-error-list--max-entries=1000--rgw-zone=us-west--shard-id=0.stdout"),
+        );
+        on(
+            &[
+                "data",
+                "sync",
+                "status",
+                "--source-zone=us-east",
+                "--shard-id=0",
+            ],
+            &capture("data-sync-status--rgw-zone=us-west--shard-id=0--source-zone=us-east.stdout"),
+        );
+        let list = capture("bucket-list--rgw-zone=us-west.stdout");
+        on(
+            &["bucket", "list"],
+            &format!("2024-04-18T13:15:16.957+0000 7ffb3d16f880  0 WARNING: unrelated\n{list}"),
+        );
+        on(
+            &[
+                "bucket",
+                "sync",
+                "status",
+                "--bucket=bucket-3",
+                "--source-zone=us-east",
+            ],
+            &capture(
+                "bucket-sync-status--bucket=bucket-3--rgw-zone=us-west--source-zone=us-east.stdout",
+            ),
+        );
+        assert!(
+            run_checks(&rgw, Some("us-west"), true).await,
+            "{:?}",
+            fake.calls()
+        );
+        assert_eq!(fake.calls().len(), 7);
     }
 }
